@@ -1,0 +1,1 @@
+"""增信通 (ZengXinTong): the nightly taxpayer-credit pipeline."""

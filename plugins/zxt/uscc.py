@@ -1,0 +1,30 @@
+"""Unified Social Credit Code (统一社会信用代码), GB 32100-2015."""
+
+from __future__ import annotations
+
+import re
+
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 symbols: no I, O, Z, S, V
+WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_SHAPE = re.compile(rf"^[{ALPHABET}]{{18}}$")
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def check_char(first17: str) -> str:
+    """The 18th character for the first 17 characters of a code."""
+    if len(first17) != 17 or any(ch not in ALPHABET for ch in first17):
+        raise ValueError("need 17 characters from the GB 32100 alphabet")
+    total = sum(ALPHABET.index(ch) * w for ch, w in zip(first17, WEIGHTS, strict=True))
+    return ALPHABET[(31 - total % 31) % 31]
+
+
+def is_valid(code: str) -> bool:
+    return bool(_SHAPE.match(code or "")) and check_char(code[:17]) == code[17]
+
+
+def make(first17: str) -> str:
+    return first17 + check_char(first17)
+
+
+def is_mobile(value: str) -> bool:
+    return bool(MOBILE_RE.match(value or ""))
