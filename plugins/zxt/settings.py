@@ -73,7 +73,9 @@ class Settings:
     sms_endpoint: str = field(default_factory=lambda: _env("ZXT_SMS_ENDPOINT", "http://127.0.0.1:18080/"))
     sms_region: str = field(default_factory=lambda: _env("ZXT_SMS_REGION", "ap-guangzhou"))
     sms_secret_id: str = field(default_factory=lambda: _env("ZXT_SMS_SECRET_ID", "AKIDzxtLocalSimulator0001"))
-    sms_secret_key: str = field(default_factory=lambda: _env("ZXT_SMS_SECRET_KEY", "zxt-local-simulator-secret"))
+    sms_secret_key: str = field(
+        default_factory=lambda: _env("ZXT_SMS_SECRET_KEY", "zxt-local-simulator-secret")
+    )
     sms_app_id: str = field(default_factory=lambda: _env("ZXT_SMS_APP_ID", "1400000001"))
     sms_sign_name: str = field(default_factory=lambda: _env("ZXT_SMS_SIGN_NAME", "广水市税务局"))
     sms_timeout_s: float = field(default_factory=lambda: float(_env("ZXT_SMS_TIMEOUT_S", "10")))
