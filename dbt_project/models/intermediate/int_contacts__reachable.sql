@@ -1,0 +1,35 @@
+-- The SMS contact of each enterprise and whether that number may be messaged on as_of_date:
+-- a valid mainland mobile whose latest consent event for SMS is not an opt-out.
+with
+
+taxpayers as (
+    select * from {{ ref('stg_tax__taxpayers') }}
+),
+
+consents as (
+    select * from {{ ref('stg_contact__consents') }}
+),
+
+latest_sms_event as (
+    select distinct on (contact_mobile)
+        contact_mobile,
+        event_type,
+        event_date
+    from consents
+    where channel = 'sms'
+    order by contact_mobile, event_date desc, event_id desc
+),
+
+final as (
+    select
+        t.uscc,
+        t.contact_name,
+        t.contact_mobile,
+        coalesce(e.event_type = 'opt_out', false) as sms_opted_out,
+        e.event_date as sms_consent_event_date,
+        t.contact_mobile is not null and coalesce(e.event_type <> 'opt_out', true) as sms_reachable
+    from taxpayers as t
+    left join latest_sms_event as e on t.contact_mobile = e.contact_mobile
+)
+
+select * from final

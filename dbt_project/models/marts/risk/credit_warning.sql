@@ -1,0 +1,198 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_date',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['as_of_date', 'uscc']}],
+    )
+}}
+-- 风险提醒: returns due within the horizon and not filed, and returns overdue and not filed,
+-- with the projected 010101 deduction and what correcting it restores (信用修复).
+with
+
+expected as (
+    select * from {{ ref('int_filings__expected_vs_actual') }}
+),
+
+taxpayers as (
+    select * from {{ ref('stg_tax__taxpayers') }}
+),
+
+contacts as (
+    select * from {{ ref('int_contacts__reachable') }}
+),
+
+filings as (
+    select * from {{ ref('stg_tax__filings') }}
+),
+
+indicators as (
+    select * from {{ ref('indicator_catalog') }}
+    where indicator_code = '010101'
+),
+
+ladder as (
+    select * from {{ ref('repair_ladder') }}
+    where indicator_code = '010101'
+),
+
+tax_types as (
+    select * from {{ ref('tax_types') }}
+),
+
+-- Late and unfiled returns compete for the same deduction when the rule counts per month (2025):
+-- the first failure of a deadline month costs the points, later ones in that month cost nothing.
+failures as (
+    select
+        e.*,
+        i.indicator_code,
+        i.points,
+        i.counting_unit,
+        row_number() over (
+            partition by
+                e.uscc,
+                e.rule_version,
+                case
+                    when i.counting_unit = 'month' then cast(date_trunc('month', e.deadline_date) as text)
+                    else e.tax_type || cast(e.period_start as text)
+                end
+            order by
+                case e.filing_status when 'late' then 1 when 'overdue' then 2 else 3 end,
+                e.deadline_date,
+                e.tax_type,
+                e.period_start
+        ) as rank_in_counting_unit
+    from expected as e
+    inner join indicators as i on e.rule_version = i.rule_version
+    where e.filing_status in ('late', 'overdue', 'due_soon')
+),
+
+warnings as (
+    select
+        f.*,
+        case when f.rank_in_counting_unit = 1 then f.points else 0 end as projected_deduction
+    from failures as f
+    where f.filing_status in ('overdue', 'due_soon')
+),
+
+-- The tax involved in an unfiled return is unknown: estimate it by the last filed amount.
+last_tax as (
+    select distinct on (uscc, tax_type)
+        uscc,
+        tax_type,
+        tax_payable
+    from filings
+    order by uscc, tax_type, period_start desc
+),
+
+-- Each ladder tier's last correction date for each overdue return.
+tiers as (
+    select
+        w.uscc,
+        w.tax_type,
+        w.period_start,
+        l.tier,
+        case
+            when lt.tax_payable is not null and l.small_tax_max is not null and lt.tax_payable <= l.small_tax_max
+                then l.points_small_tax
+            else l.points
+        end as tier_points,
+        case l.window_kind
+            when 'days' then w.deadline_date + l.window_days
+            when 'same_year' then cast(date_trunc('year', w.deadline_date) + interval '1 year - 1 day' as date)
+            when 'next_year' then cast(date_trunc('year', w.deadline_date) + interval '2 years - 1 day' as date)
+        end as tier_until
+    from warnings as w
+    inner join ladder as l on w.rule_version = l.rule_version
+    left join last_tax as lt on w.uscc = lt.uscc and w.tax_type = lt.tax_type
+    where w.filing_status = 'overdue'
+),
+
+-- Correcting is possible from the day after as_of_date at the earliest.
+reachable_tiers as (
+    select *
+    from tiers
+    where tier_until is null or tier_until >= {{ as_of_date() }} + 1
+),
+
+best_tier as (
+    select distinct on (uscc, tax_type, period_start)
+        uscc,
+        tax_type,
+        period_start,
+        tier_points,
+        tier_until
+    from reachable_tiers
+    order by uscc, tax_type, period_start, tier
+),
+
+ladder_note as (
+    select
+        uscc,
+        tax_type,
+        period_start,
+        string_agg(
+            coalesce(to_char(tier_until, 'YYYY-MM-DD') || '前', '此后') || '补报可修复' || tier_points || '分',
+            '；' order by tier
+        ) as repair_ladder_note
+    from reachable_tiers
+    group by uscc, tax_type, period_start
+),
+
+final as (
+    select
+        {{ as_of_date() }} as as_of_date,
+        md5(
+            w.uscc || '|' || 'filing_' || w.filing_status || '|' || w.tax_type || ':' || cast(w.period_start as text)
+        ) as warning_id,
+        w.uscc,
+        t.taxpayer_name,
+        t.branch_code,
+        t.officer_code,
+        'filing_' || w.filing_status as warning_type,
+        w.indicator_code,
+        w.tax_type || ':' || to_char(w.period_start, 'YYYY-MM') as subject,
+        w.tax_type,
+        coalesce(n.tax_type_name_zh, w.tax_type) as tax_type_name,
+        w.period_type,
+        w.period_start,
+        w.period_end,
+        w.deadline_date,
+        w.deadline_from_calendar,
+        w.days_to_deadline,
+        w.days_late,
+        w.rule_version,
+        w.evaluation_year,
+        cast(w.projected_deduction as numeric(5, 2)) as projected_deduction,
+        w.rank_in_counting_unit > 1 as counted_with_other_return,
+        cast(
+            case when w.projected_deduction > 0 then coalesce(b.tier_points, 0) else 0 end as numeric(5, 2)
+        ) as restorable_points,
+        case when w.projected_deduction > 0 then b.tier_until end as restore_by_date,
+        case when w.projected_deduction > 0 then ln.repair_ladder_note end as repair_ladder_note,
+        cast(lt.tax_payable as numeric(18, 2)) as estimated_tax,
+        t.is_exporter,
+        t.is_key_source,
+        c.contact_name,
+        c.contact_mobile,
+        coalesce(c.sms_reachable, false) as sms_reachable,
+        case
+            when w.filing_status = 'overdue' and (t.is_key_source or t.is_exporter) then 1
+            when w.filing_status = 'overdue' then 2
+            when t.is_key_source or t.is_exporter then 3
+            else 4
+        end as priority
+    from warnings as w
+    inner join taxpayers as t on w.uscc = t.uscc
+    left join contacts as c on w.uscc = c.uscc
+    left join best_tier as b on w.uscc = b.uscc and w.tax_type = b.tax_type and w.period_start = b.period_start
+    left join ladder_note as ln
+        on w.uscc = ln.uscc and w.tax_type = ln.tax_type and w.period_start = ln.period_start
+    left join last_tax as lt on w.uscc = lt.uscc and w.tax_type = lt.tax_type
+    left join tax_types as n on w.tax_type = n.tax_type
+    -- Deregistered enterprises are out of credit management.
+    where t.taxpayer_status <> 'deregistered'
+)
+
+select * from final

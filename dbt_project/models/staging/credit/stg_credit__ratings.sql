@@ -1,0 +1,28 @@
+with
+
+source as (
+    {{ latest_snapshot(source('raw', 'credit__ratings')) }}
+),
+
+deduped as (
+    select
+        *,
+        row_number() over (
+            partition by uscc, evaluation_year order by _source_file, _row_number
+        ) as _seq
+    from source
+    where published_date <= {{ as_of_date() }}
+),
+
+renamed as (
+    select
+        uscc,
+        evaluation_year,
+        score,
+        credit_level,
+        published_date
+    from deduped
+    where _seq = 1
+)
+
+select * from renamed

@@ -1,0 +1,27 @@
+with
+
+source as (
+    {{ latest_snapshot(source('raw', 'tax__obligations')) }}
+),
+
+deduped as (
+    select
+        *,
+        row_number() over (
+            partition by uscc, tax_type, valid_from order by _source_file, _row_number
+        ) as _seq
+    from source
+),
+
+renamed as (
+    select
+        uscc,
+        tax_type,
+        period_type,
+        valid_from,
+        valid_to
+    from deduped
+    where _seq = 1
+)
+
+select * from renamed
