@@ -68,6 +68,11 @@ def _short_home(home: Path) -> str:
     st = os.lstat(base)
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
         raise GpgError(f"{base} is not a private directory owned by uid {uid}")
+    # Aliases of deleted homedirs (e.g. pytest tmp dirs) are dead weight.
+    for stale in base.iterdir():
+        if stale.is_symlink() and not stale.exists():
+            with suppress(FileNotFoundError):
+                stale.unlink()
     real = home.resolve()
     link = base / hashlib.sha256(str(real).encode()).hexdigest()[:16]
     if not (link.is_symlink() and Path(os.readlink(link)) == real):

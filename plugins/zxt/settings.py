@@ -68,6 +68,8 @@ class Settings:
     # The bureau's "today"; set only to replay or simulate a day (demo, tests).
     today_override: date | None = field(default_factory=lambda: _env_date("ZXT_TODAY"))
     # Reminders for returns due within this many days.
+    # Delay between Airflow task retries.
+    retry_delay_s: int = field(default_factory=lambda: _env_int("ZXT_RETRY_DELAY_S", 300))
     warning_horizon_days: int = field(default_factory=lambda: _env_int("ZXT_WARNING_HORIZON_DAYS", 7))
     # SMS (Tencent Cloud SendSms 2021-01-11)
     sms_endpoint: str = field(default_factory=lambda: _env("ZXT_SMS_ENDPOINT", "http://127.0.0.1:18080/"))
@@ -156,6 +158,19 @@ class Settings:
             "ZXT_PG_PASSWORD": pg.password,
             "ZXT_PG_DBNAME": pg.dbname,
         }
+
+    def sftp_password(self, bank_code: str) -> str:
+        """Password of our account on a bank's SFTP server (ZXT_SFTP_PASSWORD_<BANK>)."""
+        return _env(f"ZXT_SFTP_PASSWORD_{bank_code.upper()}", f"zxt-{bank_code.lower()}-local")
+
+    def bank_cipher(self, bank_code: str) -> str:
+        """How files for a bank are encrypted (ZXT_BANK_CIPHER_<BANK>): gpg (default) or none."""
+        value = _env(f"ZXT_BANK_CIPHER_{bank_code.upper()}", "gpg")
+        if value not in {"gpg", "none"}:
+            raise ValueError(
+                f"ZXT_BANK_CIPHER_{bank_code.upper()}={value!r}: use gpg or none (SM2/SM4 not built yet)"
+            )
+        return value
 
     # --- the bureau's clock --------------------------------------------------------------------
     def now(self) -> datetime:

@@ -409,6 +409,7 @@ def main(argv: list[str] | None = None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await _serve_until(settings, args.host, args.port, stop)
+        log.info("bank SFTP server stopped")
 
     asyncio.run(run())
 

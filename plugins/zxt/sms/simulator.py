@@ -439,7 +439,10 @@ def serve(
     """Start the gateway on a background thread; ``port=0`` picks a free port (see ``server.url``)."""
     state = GatewayState(config, Path(record) if record is not None else None)
     server = SimulatorServer((host, port), state)
-    thread = threading.Thread(target=server.serve_forever, name="sms-simulator", daemon=True)
+    # A short poll interval keeps shutdown() (every test teardown) quick.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sms-simulator", daemon=True
+    )
     thread.start()
     return server, thread
 

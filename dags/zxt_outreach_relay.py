@@ -1,0 +1,44 @@
+"""
+### zxt_outreach_relay — send staged reminders
+
+Every 15 minutes from 08:00 to 20:45 Asia/Shanghai: expire reminders past their validity window,
+claim due `delivery.outbox` rows, send them through the SMS gateway (Tencent Cloud `SendSms`),
+record each outcome and reschedule by error class. Opt-outs are checked again at send time.
+"Now" is the run's logical time, so a manual or replayed run acts as of that moment.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, get_current_context, task
+
+
+@dag(
+    dag_id="zxt_outreach_relay",
+    schedule="*/15 8-20 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"owner": "zxt-data", "retries": 1, "retry_delay": timedelta(minutes=2)},
+    tags=["zxt", "delivery", "sms"],
+    doc_md=__doc__,
+)
+def zxt_outreach_relay():
+    @task
+    def relay() -> dict:
+        from dataclasses import asdict
+
+        from zxt import relay as r
+
+        ctx = get_current_context()
+        stats = r.run_relay(now=ctx["logical_date"])
+        out = asdict(stats)
+        out["outcomes"] = dict(stats.outcomes)
+        return out
+
+    relay()
+
+
+zxt_outreach_relay()

@@ -1,0 +1,282 @@
+"""The outreach relay: claim due outbox rows, send them, record outcomes, retry by error class.
+
+Runs only 08:00–21:00 Asia/Shanghai. Consent and the suppression list are checked again at send
+time (a person may opt out after the reminder was queued). A send whose outcome is unknown is
+never retried: receipts reconcile it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from zxt import schema, warehouse
+from zxt.settings import BUREAU_TZ, Settings, get_settings
+from zxt.sms import tencent
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = timedelta(minutes=2)
+# Finance wording is rejected by SMS template rules and by law; guard again before sending.
+SMS_FORBIDDEN_WORDS = ("贷", "银行", "征信", "融资", "利率", "额度")
+
+
+@dataclass
+class RelayStats:
+    now: str
+    in_window: bool
+    claimed: int = 0
+    expired: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+
+
+def in_send_window(now: datetime, settings: Settings) -> bool:
+    local = now.astimezone(BUREAU_TZ)
+    return settings.send_window_start_hour <= local.hour < settings.send_window_end_hour
+
+
+def render(text: str, params: list[str]) -> str:
+    for i, value in enumerate(params, start=1):
+        text = text.replace("{" + str(i) + "}", value)
+    return text
+
+
+def _next_window_start(now: datetime, settings: Settings) -> datetime:
+    local = now.astimezone(BUREAU_TZ)
+    start = local.replace(hour=settings.send_window_start_hour, minute=0, second=0, microsecond=0)
+    return start if local < start else start + timedelta(days=1)
+
+
+def _backoff(attempt: int) -> timedelta:
+    # Exponential backoff with full jitter.
+    return timedelta(seconds=random.uniform(0, BACKOFF_BASE.total_seconds() * 2 ** max(attempt - 1, 0)))
+
+
+CLAIM_SQL = """
+update delivery.outbox o set status = 'sending', attempts = attempts + 1, updated_at = now()
+where o.outbox_id in (
+    select outbox_id from delivery.outbox
+    where status = 'queued' and channel = 'sms'
+      and valid_from <= :now and valid_until > :now
+      and (next_attempt_at is null or next_attempt_at <= :now)
+    order by valid_until, outbox_id
+    for update skip locked
+    limit :limit
+)
+returning o.outbox_id, o.recipient, o.provider_template_id, o.template_code, o.template_params, o.attempts
+"""
+
+# Opt-outs known now, whatever date the reminder was staged for.
+OPTED_OUT_SQL = """
+select 1 from delivery.suppression where channel = 'sms' and recipient = :m
+union all
+select 1 from (
+    select event_type from raw.contact__consents
+    where contact_mobile = :m and channel = 'sms'
+    order by event_date desc, event_id desc limit 1
+) latest where event_type = 'opt_out'
+"""
+
+SENT_TODAY_SQL = """
+select count(*) from delivery.outbox
+where recipient = :m and channel = 'sms' and status in ('submitted', 'delivered', 'unknown')
+  and (submitted_at at time zone 'Asia/Shanghai')::date = (:now at time zone 'Asia/Shanghai')::date
+"""
+
+
+def run_relay(
+    now: datetime | None = None,
+    settings: Settings | None = None,
+    client: tencent.TencentSmsClient | None = None,
+    limit: int = 5000,
+) -> RelayStats:
+    settings = settings or get_settings()
+    now = (now or settings.now()).astimezone(BUREAU_TZ)
+    stats = RelayStats(now=now.isoformat(), in_window=in_send_window(now, settings))
+    engine = warehouse.engine(settings)
+    schema.ensure(engine)
+    with engine.begin() as conn:
+        stats.expired = conn.execute(
+            sa.text(
+                "update delivery.outbox set status = 'expired', updated_at = now() "
+                "where status = 'queued' and valid_until <= :now"
+            ),
+            {"now": now},
+        ).rowcount
+    if not stats.in_window:
+        log.info(
+            "relay: %s is outside the %02d:00–%02d:00 send window; nothing sent",
+            now,
+            settings.send_window_start_hour,
+            settings.send_window_end_hour,
+        )
+        return stats
+    client = client or tencent.TencentSmsClient(settings)
+    with engine.begin() as conn:
+        claimed = conn.execute(sa.text(CLAIM_SQL), {"now": now, "limit": limit}).mappings().all()
+        templates = dict(
+            conn.execute(sa.text("select template_code, text_zh from rules.message_templates")).all()
+        )
+    stats.claimed = len(claimed)
+    paused = False
+    for row in claimed:
+        if paused:
+            _finish(
+                engine, row, "queued", None, None, "channel paused", next_at=_next_window_start(now, settings)
+            )
+            stats.outcomes["requeued_paused"] += 1
+            continue
+        outcome = _send_one(engine, client, row, templates, now, settings)
+        stats.outcomes[outcome] += 1
+        paused = outcome == tencent.PAUSE_CHANNEL
+    log.info(
+        "relay at %s: claimed %d, expired %d, outcomes %s",
+        now,
+        stats.claimed,
+        stats.expired,
+        dict(stats.outcomes),
+    )
+    return stats
+
+
+def _send_one(
+    engine: sa.Engine,
+    client: tencent.TencentSmsClient,
+    row: sa.RowMapping,
+    templates: dict[str, str],
+    now: datetime,
+    settings: Settings,
+) -> str:
+    mobile, params = row["recipient"], [str(p) for p in row["template_params"]]
+    with engine.connect() as conn:
+        if conn.execute(sa.text(OPTED_OUT_SQL), {"m": mobile}).first():
+            _finish(engine, row, "suppressed", "ZXT.OptedOut", "opted out before sending")
+            return "suppressed"
+        if (
+            conn.execute(sa.text(SENT_TODAY_SQL), {"m": mobile, "now": now}).scalar()
+            >= settings.sms_max_per_number_per_day
+        ):
+            _finish(
+                engine,
+                row,
+                "queued",
+                "ZXT.DailyCap",
+                "per-number daily cap reached",
+                next_at=_next_window_start(now + timedelta(hours=12), settings),
+                count_attempt=False,
+            )
+            return "capped"
+    text = render(templates.get(row["template_code"], ""), params)
+    if any(word in text for word in SMS_FORBIDDEN_WORDS):
+        _finish(engine, row, "failed", "ZXT.ForbiddenWording", "SMS text mentions finance wording")
+        return "forbidden"
+
+    result = client.send([mobile], row["provider_template_id"], params, session_context=str(row["outbox_id"]))
+    number = result.per_number[0]
+    outcome = number.outcome
+    if outcome == tencent.SUBMITTED:
+        _finish(
+            engine,
+            row,
+            "submitted",
+            number.code,
+            None,
+            provider_id=number.serial_no,
+            request_id=result.request_id,
+            at=now,
+        )
+    elif outcome == tencent.SUPPRESS:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "insert into delivery.suppression (channel, recipient, reason) values ('sms', :m, :r) "
+                    "on conflict do nothing"
+                ),
+                {"m": mobile, "r": number.code},
+            )
+        _finish(engine, row, "suppressed", number.code, number.message, request_id=result.request_id)
+    elif outcome == tencent.RESCHEDULE:
+        later = now + timedelta(hours=1)
+        if number.code.endswith("DailyLimit"):
+            later = _next_window_start(now + timedelta(hours=12), settings)
+        _finish(
+            engine, row, "queued", number.code, number.message, next_at=later, request_id=result.request_id
+        )
+    elif outcome == tencent.PAUSE_CHANNEL:
+        _finish(
+            engine,
+            row,
+            "queued",
+            number.code,
+            number.message,
+            next_at=_next_window_start(now, settings),
+            request_id=result.request_id,
+        )
+    elif outcome == tencent.RETRY:
+        if row["attempts"] >= MAX_ATTEMPTS:
+            _finish(engine, row, "dead", number.code, number.message, request_id=result.request_id)
+            outcome = "dead"
+        else:
+            _finish(
+                engine,
+                row,
+                "queued",
+                number.code,
+                number.message,
+                next_at=now + _backoff(row["attempts"]),
+                request_id=result.request_id,
+            )
+    elif outcome == tencent.UNKNOWN:
+        _finish(engine, row, "unknown", number.code, number.message, request_id=result.request_id)
+    else:
+        _finish(engine, row, "failed", number.code, number.message, request_id=result.request_id)
+    return outcome
+
+
+def _finish(
+    engine: sa.Engine,
+    row: sa.RowMapping,
+    status: str,
+    code: str | None,
+    message: str | None,
+    *,
+    next_at: datetime | None = None,
+    provider_id: str | None = None,
+    request_id: str | None = None,
+    count_attempt: bool = True,
+    at: datetime | None = None,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                """update delivery.outbox set status = :s, last_error_code = :c, last_error_message = :m,
+                       next_attempt_at = :n, provider_message_id = coalesce(:p, provider_message_id),
+                       submitted_at = case when :s = 'submitted' then :at else submitted_at end,
+                       attempts = attempts - case when :count then 0 else 1 end,
+                       updated_at = now()
+                   where outbox_id = :id"""
+            ),
+            {
+                "s": status,
+                "c": code,
+                "m": message,
+                "n": next_at,
+                "p": provider_id,
+                "id": row["outbox_id"],
+                "count": count_attempt,
+            },
+        )
+        if count_attempt:
+            conn.execute(
+                sa.text(
+                    """insert into delivery.send_attempts (outbox_id, attempt, request_id, code, outcome)
+                       values (:id, :a, :r, :c, :o) on conflict do nothing"""
+                ),
+                {"id": row["outbox_id"], "a": row["attempts"], "r": request_id, "c": code, "o": status},
+            )
