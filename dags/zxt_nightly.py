@@ -79,7 +79,6 @@ def zxt_nightly():
     @task(trigger_rule="none_failed")
     def source_gate() -> dict:
         from airflow.exceptions import AirflowFailException
-
         from zxt import source_gate as sg
         from zxt.gate import GateFailed
 
@@ -113,7 +112,6 @@ def zxt_nightly():
         from dataclasses import asdict
 
         from airflow.exceptions import AirflowFailException
-
         from zxt import gate
 
         result = gate.check_credit_warning(_as_of())

@@ -11,3 +11,8 @@
 {% macro warning_horizon_days() -%}
     {{ var('warning_horizon_days') | int }}
 {%- endmacro %}
+
+{#- First deadline date considered: 1 January of the year lookback_years before as_of_date. -#}
+{% macro lookback_start() -%}
+    cast(date_trunc('year', {{ as_of_date() }}) - interval '{{ var("lookback_years") | int }} years' as date)
+{%- endmacro %}

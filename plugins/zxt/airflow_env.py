@@ -31,7 +31,9 @@ def environ(settings: Settings | None = None, extra: dict[str, str] | None = Non
             "AIRFLOW__COSMOS__PROPAGATE_LOGS": "False",
             "GX_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), env.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(PROJECT_ROOT / "plugins"), env.get("PYTHONPATH")])
+            ),
             "ZXT_HOME": str(settings.home),
         }
     )
@@ -46,12 +48,19 @@ def airflow_bin() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
 
-def run(args: list[str], settings: Settings | None = None, extra: dict[str, str] | None = None,
-        capture: bool = False) -> subprocess.CompletedProcess:
+def run(
+    args: list[str],
+    settings: Settings | None = None,
+    extra: dict[str, str] | None = None,
+    capture: bool = False,
+) -> subprocess.CompletedProcess:
     settings = settings or get_settings()
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
-        [airflow_bin(), *args], env=environ(settings, extra), check=False, text=True,
+        [airflow_bin(), *args],
+        env=environ(settings, extra),
+        check=False,
+        text=True,
         capture_output=capture,
     )
 

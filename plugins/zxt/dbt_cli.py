@@ -26,7 +26,9 @@ def invoke(args: list[str], as_of: date | None = None, settings: Settings | None
         full += ["--vars", f"{{as_of_date: '{as_of.isoformat()}'}}"]
     result = dbtRunner().invoke(full)
     if not result.success:
-        raise DbtFailed(f"dbt {' '.join(args)} failed{f' for {as_of}' if as_of else ''}: {result.exception or ''}")
+        raise DbtFailed(
+            f"dbt {' '.join(args)} failed{f' for {as_of}' if as_of else ''}: {result.exception or ''}"
+        )
 
 
 def parse(settings: Settings | None = None) -> None:

@@ -32,7 +32,7 @@ periods as (
         ) as period_end
     from obligations as o
     cross join lateral generate_series(
-        date_trunc(o.period_type, o.valid_from),
+        date_trunc(o.period_type, greatest(o.valid_from, {{ lookback_start() }} - interval '6 months')),
         date_trunc(o.period_type, least(coalesce(o.valid_to, {{ as_of_date() }}), {{ as_of_date() }})),
         case when o.period_type = 'quarter' then interval '3 months' else interval '1 month' end
     ) as p (period_start)
@@ -99,7 +99,9 @@ final as (
     inner join rule_versions as rv
         on extract(year from m.deadline_date) between rv.evaluation_year_from and rv.evaluation_year_to
     -- A period still open on as_of_date cannot be filed yet.
-    where m.period_end < {{ as_of_date() }}
+    where
+        m.period_end < {{ as_of_date() }}
+        and m.deadline_date >= {{ lookback_start() }}
 )
 
 select * from final
