@@ -32,6 +32,11 @@ DBT_DIR = PROJECT_ROOT / "dbt_project"
 dbt_env.export()  # environment only: the dbt profile reads the warehouse address from it
 
 
+def _run_type(ctx) -> str:
+    run_type = ctx["dag_run"].run_type
+    return getattr(run_type, "value", str(run_type))  # DagRunType enum -> "backfill", "scheduled", ...
+
+
 def _as_of():
     from datetime import date
 
@@ -92,7 +97,10 @@ def zxt_nightly():
         project_config=ProjectConfig(
             dbt_project_path=DBT_DIR,
             manifest_path=DBT_DIR / "target" / "manifest.json",
-            dbt_vars={"as_of_date": "{{ ds }}"},
+            dbt_vars={
+                "as_of_date": "{{ ds }}",
+                "warning_horizon_days": str(get_settings().warning_horizon_days),
+            },
         ),
         profile_config=ProfileConfig(
             profile_name="zxt", target_name="warehouse", profiles_yml_filepath=DBT_DIR / "profiles.yml"
@@ -136,7 +144,7 @@ def zxt_nightly():
         from zxt import delivery_policy, outbox
 
         ctx = get_current_context()
-        decision = delivery_policy.decide(_as_of(), str(ctx["dag_run"].run_type))
+        decision = delivery_policy.decide(_as_of(), _run_type(ctx))
         if not decision.deliver:
             return {"staged": 0, "reason": decision.reason}
         return {**asdict(outbox.stage_reminders(_as_of())), "reason": decision.reason}
@@ -149,7 +157,7 @@ def zxt_nightly():
         from zxt import delivery_policy
 
         ctx = get_current_context()
-        decision = delivery_policy.decide(_as_of(), str(ctx["dag_run"].run_type))
+        decision = delivery_policy.decide(_as_of(), _run_type(ctx))
         if not decision.deliver:
             return {"drops": [], "reason": decision.reason}
         return {"drops": [asdict(r) for r in bd.deliver_bank_referrals(_as_of())], "reason": decision.reason}

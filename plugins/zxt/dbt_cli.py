@@ -23,7 +23,10 @@ def invoke(args: list[str], as_of: date | None = None, settings: Settings | None
     project = str(settings.dbt_project_dir)
     full = [*args, "--project-dir", project, "--profiles-dir", project]
     if as_of is not None:
-        full += ["--vars", f"{{as_of_date: '{as_of.isoformat()}'}}"]
+        full += [
+            "--vars",
+            f"{{as_of_date: '{as_of.isoformat()}', warning_horizon_days: {settings.warning_horizon_days}}}",
+        ]
     result = dbtRunner().invoke(full)
     if not result.success:
         raise DbtFailed(

@@ -33,6 +33,7 @@ with warnings as (
     from marts.credit_warning w
     where w.as_of_date = :as_of
       and w.sms_reachable
+      and (w.warning_type = 'filing_due_soon' or w.days_late <= :max_days_late)
       and w.contact_mobile ~ '^1[3-9][0-9]{9}$'
 ),
 candidates as (
@@ -75,10 +76,13 @@ class StageResult:
 
 
 def stage_reminders(as_of: date, settings: Settings | None = None) -> StageResult:
-    engine = warehouse.engine(settings or get_settings())
+    settings = settings or get_settings()
+    engine = warehouse.engine(settings)
     schema.ensure(engine)
     with engine.begin() as conn:
-        inserted = conn.execute(sa.text(STAGE_SQL), {"as_of": as_of}).rowcount
+        inserted = conn.execute(
+            sa.text(STAGE_SQL), {"as_of": as_of, "max_days_late": settings.reminder_max_days_late}
+        ).rowcount
         total = conn.execute(
             sa.text("select count(*) from delivery.outbox where as_of_date = :d"), {"d": as_of}
         ).scalar()

@@ -22,6 +22,7 @@ from zxt.sms import tencent
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+CLAIM_BATCH = 50
 BACKOFF_BASE = timedelta(minutes=2)
 # Finance wording is rejected by SMS template rules and by law; guard again before sending.
 SMS_FORBIDDEN_WORDS = ("贷", "银行", "征信", "融资", "利率", "额度")
@@ -109,6 +110,15 @@ def run_relay(
             ),
             {"now": now},
         ).rowcount
+    with engine.begin() as conn:
+        # A relay that died mid-batch leaves rows in 'sending': whether the request left is
+        # unknown, so they are reconciled from receipts rather than resent.
+        stats.outcomes["interrupted"] += conn.execute(
+            sa.text(
+                "update delivery.outbox set status = 'unknown', last_error_code = 'ZXT.RelayInterrupted', "
+                "updated_at = now() where status = 'sending' and updated_at < now() - interval '10 minutes'"
+            )
+        ).rowcount
     if not stats.in_window:
         log.info(
             "relay: %s is outside the %02d:00–%02d:00 send window; nothing sent",
@@ -118,14 +128,46 @@ def run_relay(
         )
         return stats
     client = client or tencent.TencentSmsClient(settings)
-    with engine.begin() as conn:
-        claimed = conn.execute(sa.text(CLAIM_SQL), {"now": now, "limit": limit}).mappings().all()
+    with engine.connect() as conn:
         templates = dict(
             conn.execute(sa.text("select template_code, text_zh from rules.message_templates")).all()
         )
-    stats.claimed = len(claimed)
     paused = False
-    for row in claimed:
+    while not paused and stats.claimed < limit:
+        # Small batches keep few rows in 'sending' should the process die.
+        with engine.begin() as conn:
+            batch = (
+                conn.execute(
+                    sa.text(CLAIM_SQL), {"now": now, "limit": min(CLAIM_BATCH, limit - stats.claimed)}
+                )
+                .mappings()
+                .all()
+            )
+        if not batch:
+            break
+        stats.claimed += len(batch)
+        paused = _send_batch(engine, client, batch, templates, now, settings, stats)
+    log.info(
+        "relay at %s: claimed %d, expired %d, outcomes %s",
+        now,
+        stats.claimed,
+        stats.expired,
+        dict(stats.outcomes),
+    )
+    return stats
+
+
+def _send_batch(
+    engine: sa.Engine,
+    client: tencent.TencentSmsClient,
+    batch: list[sa.RowMapping],
+    templates: dict[str, str],
+    now: datetime,
+    settings: Settings,
+    stats: RelayStats,
+) -> bool:
+    paused = False
+    for row in batch:
         if paused:
             _finish(
                 engine, row, "queued", None, None, "channel paused", next_at=_next_window_start(now, settings)
@@ -135,14 +177,7 @@ def run_relay(
         outcome = _send_one(engine, client, row, templates, now, settings)
         stats.outcomes[outcome] += 1
         paused = outcome == tencent.PAUSE_CHANNEL
-    log.info(
-        "relay at %s: claimed %d, expired %d, outcomes %s",
-        now,
-        stats.claimed,
-        stats.expired,
-        dict(stats.outcomes),
-    )
-    return stats
+    return paused
 
 
 def _send_one(
@@ -270,6 +305,7 @@ def _finish(
                 "p": provider_id,
                 "id": row["outbox_id"],
                 "count": count_attempt,
+                "at": at,
             },
         )
         if count_attempt:

@@ -70,6 +70,9 @@ class Settings:
     # Reminders for returns due within this many days.
     # Delay between Airflow task retries.
     retry_delay_s: int = field(default_factory=lambda: _env_int("ZXT_RETRY_DELAY_S", 300))
+    # Overdue returns older than this get no SMS: officers follow them up instead.
+    reminder_max_days_late: int = field(default_factory=lambda: _env_int("ZXT_REMINDER_MAX_DAYS_LATE", 90))
+    # Reminders for returns due within this many days (dbt var warning_horizon_days).
     warning_horizon_days: int = field(default_factory=lambda: _env_int("ZXT_WARNING_HORIZON_DAYS", 7))
     # SMS (Tencent Cloud SendSms 2021-01-11)
     sms_endpoint: str = field(default_factory=lambda: _env("ZXT_SMS_ENDPOINT", "http://127.0.0.1:18080/"))
