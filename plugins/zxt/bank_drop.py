@@ -135,13 +135,20 @@ def _deliver_product(
     }
     manifest_name = f"{stem}.manifest.json"
     manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
-    bank_upload.deliver_files(
-        settings,
-        bank,
-        settings.sftp_password(bank),
-        [(data_name, payload), (manifest_name, manifest_bytes)],
-        marker_name=f"{stem}.ok",
-    )
+    try:
+        bank_upload.deliver_files(
+            settings,
+            bank,
+            settings.sftp_password(bank),
+            [(data_name, payload), (manifest_name, manifest_bytes)],
+            marker_name=f"{stem}.ok",
+        )
+        status = "delivered"
+    except FileExistsError:
+        # Delivered before but not recorded (a crash between upload and ledger): never overwrite;
+        # adopt the delivered set only if its manifest describes the same plaintext.
+        _reconcile(settings, bank, manifest_name, manifest)
+        status = "already_delivered"
     with engine.begin() as conn:
         conn.execute(
             sa.text("""insert into delivery.bank_ledger (bank_code, product_code, business_date, seq, data_file,
@@ -159,5 +166,25 @@ def _deliver_product(
                 "ch": manifest["files"][0]["ciphertext_sha256"],
             },
         )
-    log.info("bank %s/%s %s: delivered %s (%d rows)", bank, product, as_of, data_name, len(rows))
-    return DropResult(bank, product, as_of.isoformat(), "delivered", len(rows), [data_name, manifest_name])
+    log.info("bank %s/%s %s: %s %s (%d rows)", bank, product, as_of, status, data_name, len(rows))
+    return DropResult(bank, product, as_of.isoformat(), status, len(rows), [data_name, manifest_name])
+
+
+def _reconcile(settings: Settings, bank: str, manifest_name: str, manifest: dict) -> None:
+    try:
+        remote = json.loads(
+            bank_upload.read_file(settings, bank, settings.sftp_password(bank), manifest_name)
+        )
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(
+            f"{manifest_name}: files of this batch already exist in {bank}'s inbox but the manifest cannot be "
+            f"read ({exc}); check the inbox by hand before re-delivering with a new seq"
+        ) from exc
+    ours = manifest["files"][0]["plaintext_sha256"]
+    theirs = (remote.get("files") or [{}])[0].get("plaintext_sha256")
+    if theirs != ours:
+        raise RuntimeError(
+            f"{manifest_name}: {bank}'s inbox holds a different delivery for this business date "
+            f"(plaintext sha256 {theirs} vs {ours}); re-deliver with a new seq and `replaces`"
+        )
+    manifest["files"][0]["ciphertext_sha256"] = remote["files"][0].get("ciphertext_sha256")

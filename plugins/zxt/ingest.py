@@ -144,10 +144,13 @@ def ingest_file(
             cur.execute("delete from ops.load_batches where source_file = %s", (source,))
             header, header_problem = _read_header(path, ds)
             if header_problem:
-                problems.append(header_problem)
+                problems.append(header_problem[1])
             staged = _stage(cur, ds, path, header, problems) if header is not None else False
             if not staged:
-                loaded, rejected = 0, _reject_unreadable(cur, ds, path, problems)
+                loaded, rejected = (
+                    0,
+                    _reject_unreadable(cur, ds, path, header_problem or ("header", "unreadable file")),
+                )
             else:
                 loaded, rejected = _validate_and_load(cur, ds, header, (batch_id, source, drop_date))
             cur.execute(
@@ -202,26 +205,27 @@ def _looks_utf8(sample: bytes) -> bool:
     return True
 
 
-def _read_header(path: Path, ds: Dataset) -> tuple[list[str] | None, str | None]:
+def _read_header(path: Path, ds: Dataset) -> tuple[list[str] | None, tuple[str, str] | None]:
+    """The header's column names, or (rule, reason) when the file cannot be read at all."""
     with path.open("rb") as fh:
         first = fh.readline()
         sample = first + fh.read(CHUNK)
     if ds.encoding == "gb18030" and _looks_utf8(sample):
-        return (
-            None,
+        return None, (
+            "encoding",
             f"{path.name}: file is UTF-8 but the contract of {ds.name} says GB18030; re-export it as GB18030",
         )
     try:
         line = _decode(first, ds.encoding).rstrip("\r\n")
     except UnicodeDecodeError:
-        return None, f"{path.name}: header is not valid {ds.encoding}"
+        return None, ("encoding", f"{path.name}: header is not valid {ds.encoding}")
     header = next(csv.reader([line]), [])
     header = [h.strip() for h in header]
     if not header or not any(header):
-        return None, f"{path.name}: empty file or empty header"
+        return None, ("header", f"{path.name}: empty file or empty header")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        return None, f"{path.name}: duplicate header column(s) {dupes}"
+        return None, ("header", f"{path.name}: duplicate header column(s) {dupes}")
     return header, None
 
 
@@ -306,9 +310,9 @@ def _lines(
             yield lineno, fields, None, text
 
 
-def _reject_unreadable(cur: psycopg.Cursor, ds: Dataset, path: Path, problems: list[str]) -> int:
+def _reject_unreadable(cur: psycopg.Cursor, ds: Dataset, path: Path, problem: tuple[str, str]) -> int:
     """A file whose header cannot be read: every line is kept in rejects with the file-level reason."""
-    reason = problems[-1] if problems else "unreadable file"
+    rule, reason = problem
     cur.execute("drop table if exists _rejects")
     cur.execute(
         "create temp table _rejects (row_number integer, rule text, reason text, record text) on commit drop"
@@ -319,9 +323,7 @@ def _reject_unreadable(cur: psycopg.Cursor, ds: Dataset, path: Path, problems: l
         cur.copy("copy _rejects (row_number, rule, reason, record) from stdin") as copy,
     ):
         for lineno, raw in enumerate(fh, start=1):
-            copy.write_row(
-                (lineno, "header", reason, raw.decode(ds.encoding, errors="replace").rstrip("\r\n"))
-            )
+            copy.write_row((lineno, rule, reason, raw.decode(ds.encoding, errors="replace").rstrip("\r\n")))
             n += 1
     return n
 

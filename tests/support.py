@@ -1,0 +1,25 @@
+"""Helpers shared by tests."""
+
+from __future__ import annotations
+
+import socket
+
+DERIVED_SCHEMAS = ("stg", "int", "marts", "rules")
+OWNED_SCHEMAS = ("raw", "ops", "delivery", "zxt")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def reset_warehouse(engine) -> None:
+    """Drop everything the pipeline created: each scenario starts from an empty warehouse."""
+    import sqlalchemy as sa
+    from zxt import schema as zschema
+
+    with engine.begin() as conn:
+        for schema in DERIVED_SCHEMAS + OWNED_SCHEMAS:
+            conn.execute(sa.text(f"drop schema if exists {schema} cascade"))
+    zschema.ensure(engine)
