@@ -195,7 +195,7 @@ def test_reminders_sent_once_to_consenting_numbers_without_finance_wording(first
         where event_type = 'opt_out'""",
         )
     }
-    phones = [m["PhoneNumber"].removeprefix("+86") for m in messages]
+    phones = [m["phone"].removeprefix("+86") for m in messages]
     assert not opted_out & set(phones)
     for m in messages:
         assert not any(w in m["text"] for w in ("贷", "银行", "征信", "融资"))

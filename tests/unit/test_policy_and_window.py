@@ -1,0 +1,78 @@
+"""Who may be messaged when: the business-date rule, the send window, template rendering."""
+
+from datetime import date, datetime
+
+import pytest
+from zxt import delivery_policy
+from zxt.relay import SMS_FORBIDDEN_WORDS, in_send_window, render
+from zxt.settings import BUREAU_TZ, Settings
+
+
+@pytest.fixture
+def settings():
+    return Settings(today_override=date(2026, 11, 13))
+
+
+def test_current_business_date_is_yesterday_in_guangshui(settings):
+    assert settings.current_business_date() == date(2026, 11, 12)
+
+
+@pytest.mark.parametrize(
+    ("as_of", "run_type", "deliver"),
+    [
+        (date(2026, 11, 12), "scheduled", True),
+        (date(2026, 11, 12), "manual", True),
+        (date(2026, 11, 12), "backfill", False),  # a backfill never sends, even for today's date
+        (date(2026, 11, 11), "scheduled", False),  # catch-up of an older date
+        (date(2026, 11, 13), "manual", False),  # a date that has not closed yet
+    ],
+)
+def test_delivery_only_for_current_business_date_and_never_backfill(settings, as_of, run_type, deliver):
+    decision = delivery_policy.decide(as_of, run_type, settings)
+    assert decision.deliver is deliver
+    assert str(as_of) in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "inside"),
+    [
+        (7, 59, False),
+        (8, 0, True),
+        (12, 30, True),
+        (20, 59, True),
+        (21, 0, False),
+        (23, 0, False),
+        (0, 30, False),
+    ],
+)
+def test_send_window_is_08_to_21_shanghai(hour, minute, inside):
+    now = datetime(2026, 11, 13, hour, minute, tzinfo=BUREAU_TZ)
+    assert in_send_window(now, Settings()) is inside
+
+
+def test_send_window_uses_shanghai_time_whatever_the_input_zone():
+    from zoneinfo import ZoneInfo
+
+    # 01:00 UTC is 09:00 in Guangshui.
+    assert in_send_window(datetime(2026, 11, 13, 1, 0, tzinfo=ZoneInfo("UTC")), Settings())
+    assert not in_send_window(datetime(2026, 11, 13, 13, 30, tzinfo=ZoneInfo("UTC")), Settings())
+
+
+def test_render_fills_numbered_parameters():
+    assert (
+        render("尊敬的{1}：您的{2}截止日为{3}", ["甲公司", "增值税", "11月16日"])
+        == "尊敬的甲公司：您的增值税截止日为11月16日"
+    )
+
+
+def test_sms_templates_in_the_seed_carry_no_finance_wording():
+    import csv
+    from pathlib import Path
+
+    seed = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "message_templates.csv"
+    rows = [r for r in csv.DictReader(seed.open(encoding="utf-8")) if r["channel"] == "sms"]
+    assert rows
+    for r in rows:
+        assert not any(w in r["text_zh"] for w in SMS_FORBIDDEN_WORDS), r["template_code"]
+        assert "拒收请回复R" in r["text_zh"]
+        assert r["text_zh"].count("{") == int(r["param_count"])
