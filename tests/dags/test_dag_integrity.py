@@ -28,7 +28,7 @@ def dagbag():
     try:
         from airflow.dag_processing.dagbag import DagBag
 
-        return DagBag(dag_folder=str(DAGS), include_examples=False)
+        return DagBag(dag_folder=str(DAGS))
     finally:
         socket.socket.connect = real_connect
 

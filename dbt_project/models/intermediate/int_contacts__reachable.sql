@@ -17,7 +17,7 @@ latest_sms_event as (
         event_date
     from consents
     where channel = 'sms'
-    order by contact_mobile, event_date desc, event_id desc
+    order by contact_mobile asc, event_date desc, event_id desc
 ),
 
 final as (

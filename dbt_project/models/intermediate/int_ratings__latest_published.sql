@@ -18,7 +18,7 @@ latest as (
         credit_level,
         published_date
     from ratings
-    order by uscc, evaluation_year desc
+    order by uscc asc, evaluation_year desc
 ),
 
 final as (

@@ -31,14 +31,13 @@ filings as (
 ),
 
 current_authorisations as (
-    select distinct on (uscc, bank_code)
-        *
+    select distinct on (uscc, bank_code) *
     from authorisations
     where
         authorised_date <= {{ as_of_date() }}
         and expires_date > {{ as_of_date() }}
         and (revoked_date is null or revoked_date > {{ as_of_date() }})
-    order by uscc, bank_code, authorised_date desc, authorisation_id
+    order by uscc asc, bank_code asc, authorised_date desc, authorisation_id asc
 ),
 
 tax_paid_12m as (

@@ -83,7 +83,7 @@ last_tax as (
         tax_type,
         tax_payable
     from filings
-    order by uscc, tax_type, period_start desc
+    order by uscc asc, tax_type asc, period_start desc
 ),
 
 -- Each ladder tier's last correction date for each overdue return.
