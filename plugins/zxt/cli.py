@@ -271,6 +271,25 @@ def demo(
 
 
 @app.command()
+def bench(
+    enterprises: Annotated[int, typer.Option(help="County size.")] = 15000,
+    seed: Annotated[int, typer.Option()] = 42,
+) -> None:
+    """Benchmark ingest (landing → raw) against PostgreSQL's own COPY, on a separate warehouse."""
+    from zxt import bench as bench_mod
+
+    with console.status(f"benchmarking ingest of a {enterprises:,}-enterprise county"):
+        r = bench_mod.run_ingest(enterprises=enterprises, seed=seed)
+    console.print(
+        f"county {r.enterprises:,} enterprises: {r.files} files, {r.bytes / 1e6:.1f} MB, synth {r.synth_s:.1f}s\n"
+        f"ingest: {r.rows_loaded:,} rows loaded, {r.rows_rejected:,} rejected in {r.ingest_s:.2f}s "
+        f"= {r.rows_per_s:,.0f} rows/s\n"
+        f"COPY baseline (filings file, untyped): {r.copy_baseline_rows:,} rows in {r.copy_baseline_s:.2f}s "
+        f"= {r.copy_rows_per_s:,.0f} rows/s; ingest reaches {r.rows_per_s / r.copy_rows_per_s:.0%} of it"
+    )
+
+
+@app.command()
 def summary(date_: DateOpt) -> None:
     """Print what a date produced: rows per layer, rejects, warnings, messages, bank files."""
     from zxt import report
