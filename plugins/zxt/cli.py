@@ -186,7 +186,7 @@ def stage_reminders(
 
     as_of = _date(date_)
     decision = delivery_policy.decide(as_of, "manual")
-    if not (decision.deliver or force):
+    if not decision.deliver:
         console.print(decision.reason)
         raise typer.Exit(0)
     if not publish.is_published(as_of):

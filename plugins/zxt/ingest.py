@@ -334,11 +334,12 @@ def _check_sql(col: Column, ref: str) -> str:
     if col.required:
         checks.append(f"case when {v} is null then 'required:{col.name} is empty' end")
     type_check = {
-        "date": f"not zxt.is_date({v})",
+        "date": f"{v} in (select value from _bad_{col.name})",
         "int": f"{v} !~ '^-?[0-9]{{1,9}}$'",
         "numeric": f"{v} !~ '^-?[0-9]{{1,16}}(\\.[0-9]{{1,2}})?$'",
         "bool": f"{v} not in ('0', '1')",
-        "uscc": f"not zxt.uscc_valid({v})",
+        # Codes and dates repeat a lot: they are checked once per distinct value (_validate_and_load).
+        "uscc": f"{v} in (select value from _bad_{col.name})",
         "mobile": f"{v} !~ '^1[3-9][0-9]{{9}}$'",
         "enum": f"{v} not in ({', '.join(repr(x) for x in col.values)})",
     }.get(col.type)
@@ -368,6 +369,15 @@ def _validate_and_load(
     extra = [h for h in header if h not in {c.name for c in ds.columns}]
     if extra:
         log.warning("%s: ignoring columns not in the contract: %s", ds.name, extra)
+    validity = {"uscc": "zxt.uscc_valid(value)", "date": "zxt.is_date(value)"}
+    for c in ds.columns:
+        if c.type in validity:
+            cur.execute(
+                # MATERIALIZED keeps the planner from pushing the check below the DISTINCT.
+                f"""create temp table _bad_{c.name} on commit drop as
+                    with d as materialized (select distinct nullif(btrim(c{pos[c.name]}), '') as value from _in)
+                    select value from d where value is not null and not {validity[c.type]}"""
+            )
     checks = [s for c in ds.columns if (s := _check_sql(c, f"c{pos[c.name]}"))]
     key = ", ".join(f"c{pos[k]}" for k in ds.key)
     cur.execute(

@@ -22,7 +22,6 @@ PG_TYPES = {
 }
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-WEIGHTS = "1,3,9,27,19,26,16,17,20,29,25,13,8,24,10,30,28"
 
 BASE_DDL = f"""
 create schema if not exists raw;
@@ -30,21 +29,11 @@ create schema if not exists ops;
 create schema if not exists delivery;
 create schema if not exists zxt;
 
+-- One SQL expression (inlined by the planner): a plpgsql loop cost ~80 µs a call.
 create or replace function zxt.uscc_valid(code text) returns boolean
-language plpgsql immutable parallel safe as $fn$
-declare
-  alphabet constant text := '{ALPHABET}';
-  weights constant int[] := array[{WEIGHTS}];
-  total int := 0;
-begin
-  if code is null or code !~ '^[0-9A-HJ-NP-RTUWXY]{{18}}$' then
-    return false;
-  end if;
-  for i in 1..17 loop
-    total := total + (strpos(alphabet, substr(code, i, 1)) - 1) * weights[i];
-  end loop;
-  return substr(alphabet, ((31 - total % 31) % 31) + 1, 1) = substr(code, 18, 1);
-end
+language sql immutable parallel safe as $fn$
+  select code ~ '^[0-9A-HJ-NP-RTUWXY]{{18}}$'
+     and substr('{ALPHABET}', ((31 - ((strpos('{ALPHABET}', substr(code, 1, 1)) - 1) * 1 + (strpos('{ALPHABET}', substr(code, 2, 1)) - 1) * 3 + (strpos('{ALPHABET}', substr(code, 3, 1)) - 1) * 9 + (strpos('{ALPHABET}', substr(code, 4, 1)) - 1) * 27 + (strpos('{ALPHABET}', substr(code, 5, 1)) - 1) * 19 + (strpos('{ALPHABET}', substr(code, 6, 1)) - 1) * 26 + (strpos('{ALPHABET}', substr(code, 7, 1)) - 1) * 16 + (strpos('{ALPHABET}', substr(code, 8, 1)) - 1) * 17 + (strpos('{ALPHABET}', substr(code, 9, 1)) - 1) * 20 + (strpos('{ALPHABET}', substr(code, 10, 1)) - 1) * 29 + (strpos('{ALPHABET}', substr(code, 11, 1)) - 1) * 25 + (strpos('{ALPHABET}', substr(code, 12, 1)) - 1) * 13 + (strpos('{ALPHABET}', substr(code, 13, 1)) - 1) * 8 + (strpos('{ALPHABET}', substr(code, 14, 1)) - 1) * 24 + (strpos('{ALPHABET}', substr(code, 15, 1)) - 1) * 10 + (strpos('{ALPHABET}', substr(code, 16, 1)) - 1) * 30 + (strpos('{ALPHABET}', substr(code, 17, 1)) - 1) * 28) % 31) % 31) + 1, 1) = substr(code, 18, 1)
 $fn$;
 
 create or replace function zxt.mask_mobile(m text) returns text
