@@ -78,7 +78,24 @@ def ingest_drop(drop: Drop, settings: Settings | None = None) -> list[FileResult
     others = sorted(p.name for p in drop.path.iterdir() if p.is_file() and p.suffix.lower() != ".csv")
     if others:
         log.warning("drop %s: ignoring files that are not .csv: %s", drop.path, others)
-    return [ingest_file(ds, drop.drop_date, f, settings, engine) for f in files]
+    results = [ingest_file(ds, drop.drop_date, f, settings, engine) for f in files]
+    _forget_withdrawn(ds, drop, {r.source_file for r in results}, engine)
+    return results
+
+
+def _forget_withdrawn(ds: Dataset, drop: Drop, present: set[str], engine: sa.Engine) -> None:
+    """A re-sent drop replaces the old one: rows of files it no longer contains are removed
+    (their originals stay in the archive)."""
+    with engine.begin() as conn:
+        loaded = conn.execute(
+            sa.text("select source_file from ops.load_batches where dataset = :n and drop_date = :d"),
+            {"n": ds.name, "d": drop.drop_date},
+        ).scalars()
+        for source in sorted(set(loaded) - present):
+            log.warning("%s is no longer in its drop: removing its rows from raw", source)
+            conn.execute(sa.text(f"delete from raw.{ds.raw_table} where _source_file = :f"), {"f": source})
+            conn.execute(sa.text("delete from raw.rejects where source_file = :f"), {"f": source})
+            conn.execute(sa.text("delete from ops.load_batches where source_file = :f"), {"f": source})
 
 
 def _sha256(path: Path) -> str:

@@ -73,7 +73,7 @@ def collect(as_of: date, settings: Settings | None = None) -> Summary:
             s.warnings = []
         gate_row = conn.execute(
             sa.text(
-                "select success, details from ops.gate_results where as_of_date = :d "
+                "select success, details from ops.gate_results where as_of_date = :d and gate = 'credit_warning' "
                 "order by checked_at desc limit 1"
             ),
             {"d": as_of},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import sqlalchemy as sa
@@ -34,6 +35,14 @@ def check_sources(as_of: date, settings: Settings | None = None) -> dict:
             }
             if ds.load == "snapshot" and not row.loaded:
                 missing.append(ds.name)
+    report["missing_snapshots"] = missing
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into ops.gate_results (as_of_date, gate, success, details) values (:d, 'sources', :s, :j)"
+            ),
+            {"d": as_of, "s": not missing, "j": json.dumps(report)},
+        )
     if missing:
         raise GateFailed(
             f"source gate failed for {as_of}: no loaded snapshot on or before that date for {missing}; "

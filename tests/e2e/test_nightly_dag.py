@@ -158,7 +158,7 @@ def test_marts_are_built_gated_and_published(first_run):
     assert (
         scalar(
             engine,
-            "select success from ops.gate_results where as_of_date = :d order by checked_at desc limit 1",
+            "select success from ops.gate_results where as_of_date = :d and gate = 'credit_warning' order by checked_at desc limit 1",
             d=AS_OF,
         )
         is True

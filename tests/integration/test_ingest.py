@@ -166,3 +166,14 @@ def test_no_personal_data_in_logs(landing, engine, caplog):
         ingest("2026-11-10")
     assert "13999999999" not in caplog.text and BAD_CHECK not in caplog.text
     assert os.environ["ZXT_LANDING_DIR"]
+
+
+def test_a_file_withdrawn_from_a_resent_drop_loses_its_rows(landing, engine):
+    drop(landing, "tax/taxpayers", "2026-11-10", "taxpayers.csv", HEADER + row(GOOD), "gb18030")
+    extra = drop(landing, "tax/taxpayers", "2026-11-10", "more.csv", HEADER + row(GOOD2), "gb18030")
+    ingest("2026-11-10")
+    assert rows(engine, "select count(*) from raw.tax__taxpayers")[0][0] == 2
+    extra.unlink()
+    ingest("2026-11-10")
+    assert rows(engine, "select uscc from raw.tax__taxpayers") == [(GOOD,)]
+    assert rows(engine, "select count(*) from ops.load_batches")[0][0] == 1
