@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +20,8 @@ warehouse_app = typer.Typer(help="The warehouse (embedded PostgreSQL unless ZXT_
 sim_app = typer.Typer(help="Loopback stand-ins for external systems (SMS gateway, bank SFTP).")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(sim_app, name="sim")
-console = Console()
+# Wide enough for the summary tables when output goes to a file or CI log.
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 DateOpt = Annotated[str, typer.Option("--date", "-d", help="Business date (as_of_date), YYYY-MM-DD.")]
 

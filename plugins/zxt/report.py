@@ -159,6 +159,8 @@ def print_summary(as_of: date, console: Console, settings: Settings | None = Non
     )
     console.print(f"Mart gate: {gate}   Published: {'yes' if s.published else 'no'}")
     console.print(f"Reminders in outbox: {s.outbox or 'none'}")
+    if s.outbox.get("queued"):
+        console.print("  (queued = due later: a per-number daily cap or a provider limit rescheduled them)")
     accepted = "simulator record not found" if s.gateway_accepted is None else f"{s.gateway_accepted:,}"
     console.print(f"Messages accepted by the SMS gateway: {accepted}")
     for bank, product, data_file, rows, status in s.bank_ledger:

@@ -40,7 +40,7 @@ def test_dags_import_without_errors_or_parse_time_io(dagbag):
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED))
 def test_dag_conventions(dagbag, dag_id):
-    dag = dagbag.get_dag(dag_id)
+    dag = dagbag.dags[dag_id]
     assert dag.tags and "zxt" in dag.tags
     assert dag.doc_md and len(dag.doc_md) > 200
     assert dag.max_active_runs == 1
@@ -52,7 +52,7 @@ def test_dag_conventions(dagbag, dag_id):
 
 
 def test_nightly_order_gates_delivery(dagbag):
-    dag = dagbag.get_dag("zxt_nightly")
+    dag = dagbag.dags["zxt_nightly"]
     assert dag.schedule == "30 1 * * *" or "30 1 * * *" in str(dag.timetable.summary)
     publish = dag.get_task("publish")
     assert {t.task_id for t in publish.downstream_list} == {"stage_reminders", "bank_drop"}
