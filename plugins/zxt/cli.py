@@ -177,14 +177,9 @@ def publish(date_: DateOpt) -> None:
     console.print(f"published {date_}")
 
 
-@app.command("stage-reminders")
-def stage_reminders(
-    date_: DateOpt, force: Annotated[bool, typer.Option(help="Ignore the business-date rule.")] = False
-) -> None:
-    """Stage SMS reminders for a published date into delivery.outbox."""
-    from dataclasses import asdict
-
-    from zxt import delivery_policy, outbox, publish
+def _deliverable(date_: str) -> date:
+    """The date, if delivery may act on it (current business date, published); else exit saying why."""
+    from zxt import delivery_policy, publish
 
     as_of = _date(date_)
     decision = delivery_policy.decide(as_of, "manual")
@@ -193,7 +188,17 @@ def stage_reminders(
         raise typer.Exit(0)
     if not publish.is_published(as_of):
         raise typer.BadParameter(f"{as_of} is not published; run the nightly DAG or `zxt publish` first")
-    _print(asdict(outbox.stage_reminders(as_of)))
+    return as_of
+
+
+@app.command("stage-reminders")
+def stage_reminders(date_: DateOpt) -> None:
+    """Stage SMS reminders for the published current business date into delivery.outbox."""
+    from dataclasses import asdict
+
+    from zxt import outbox
+
+    _print(asdict(outbox.stage_reminders(_deliverable(date_))))
 
 
 @app.command()
@@ -218,16 +223,8 @@ def bank_drop(date_: DateOpt) -> None:
     from dataclasses import asdict
 
     from zxt import bank_drop as bank_drop_mod
-    from zxt import delivery_policy, publish
 
-    as_of = _date(date_)
-    decision = delivery_policy.decide(as_of, "manual")
-    if not decision.deliver:
-        console.print(decision.reason)
-        raise typer.Exit(0)
-    if not publish.is_published(as_of):
-        raise typer.BadParameter(f"{as_of} is not published")
-    _print([asdict(r) for r in bank_drop_mod.deliver_bank_referrals(as_of)])
+    _print([asdict(r) for r in bank_drop_mod.deliver_bank_referrals(_deliverable(date_))])
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -61,3 +61,6 @@ def test_nightly_order_gates_delivery(dagbag):
     assert any(t.task_id == "dbt.credit_warning.run" for t in dbt_tasks)
     gate = dag.get_task("mart_gate")
     assert any(u.startswith("dbt.") for u in gate.upstream_task_ids)
+    # A failed gate (or any failure upstream) must stop publish and delivery.
+    for task_id in ("mart_gate", "publish", "stage_reminders", "bank_drop"):
+        assert dag.get_task(task_id).trigger_rule == "all_success", task_id

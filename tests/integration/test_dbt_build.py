@@ -95,3 +95,52 @@ def test_a_wrong_expectation_makes_the_build_fail(built, tmp_path):
         ]
     )
     assert not result.success
+
+
+def test_mart_gate_passes_on_the_built_partition(built):
+    from zxt import gate
+
+    result = gate.check_credit_warning(AS_OF)
+    assert result.success, result.failures
+    assert result.rows > 0
+
+
+def test_mart_gate_fails_and_blocks_on_a_bad_mobile_or_duplicate(built):
+    from zxt import gate
+
+    with built.begin() as conn:
+        conn.execute(
+            sa.text(
+                """update marts.credit_warning set contact_mobile = '1234567890'
+               where ctid = (select ctid from marts.credit_warning where as_of_date = :d
+                             and contact_mobile is not null limit 1)"""
+            ),
+            {"d": AS_OF},
+        )
+        conn.execute(
+            sa.text(
+                """insert into marts.credit_warning
+               select * from marts.credit_warning where as_of_date = :d limit 1"""
+            ),
+            {"d": AS_OF},
+        )
+    try:
+        result = gate.check_credit_warning(AS_OF)
+        assert not result.success
+        text = "; ".join(result.failures)
+        assert "contact_mobile" in text and "uscc" in text  # the regex failure and the duplicate key
+        with pytest.raises(gate.GateFailed, match="blocked"):
+            gate.require_pass(result)
+        with built.connect() as conn:
+            recorded = conn.execute(
+                sa.text(
+                    "select success from ops.gate_results where gate = 'credit_warning' and as_of_date = :d "
+                    "order by checked_at desc limit 1"
+                ),
+                {"d": AS_OF},
+            ).scalar()
+        assert recorded is False
+    finally:
+        from zxt import dbt_cli
+
+        dbt_cli.invoke(["build", "--select", "credit_warning", "--exclude", "test_type:unit"], as_of=AS_OF)

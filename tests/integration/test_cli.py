@@ -1,0 +1,52 @@
+"""The `zxt` command drives the same functions as the DAG tasks."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+from zxt import contracts
+from zxt.cli import app
+
+runner = CliRunner()
+
+
+def test_synth_writes_every_contracted_dataset(tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "synth",
+            "--out",
+            str(tmp_path),
+            "--start",
+            "2026-11-11",
+            "--end",
+            "2026-11-12",
+            "--enterprises",
+            "60",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    for name in contracts.load_contracts():
+        assert sorted(p.parent.name for p in (tmp_path / name).glob("*/*.csv")) == [
+            "2026-11-11",
+            "2026-11-12",
+        ]
+
+
+def test_delivery_commands_refuse_a_date_that_is_not_the_current_business_date(engine, monkeypatch):
+    from zxt.settings import reset_settings
+
+    monkeypatch.setenv("ZXT_TODAY", "2026-11-13")
+    reset_settings()
+    try:
+        for command in ("stage-reminders", "bank-drop"):
+            result = runner.invoke(app, [command, "--date", "2026-11-01"])
+            assert result.exit_code == 0
+            assert "not the current business date" in result.output
+    finally:
+        monkeypatch.delenv("ZXT_TODAY")
+        reset_settings()
+
+
+def test_warehouse_status_names_the_server(engine):
+    result = runner.invoke(app, ["warehouse", "status"])
+    assert result.exit_code == 0 and "running" in result.output and "***" in result.output
