@@ -64,3 +64,27 @@ def test_nightly_order_gates_delivery(dagbag):
     # A failed gate (or any failure upstream) must stop publish and delivery.
     for task_id in ("mart_gate", "publish", "stage_reminders", "bank_drop"):
         assert dag.get_task(task_id).trigger_rule == "all_success", task_id
+
+
+def test_a_backfill_run_is_recognised_as_one():
+    """Airflow hands tasks a DagRunType enum; the delivery rule must see "backfill", not its repr."""
+    import importlib.util
+    from datetime import date
+    from types import SimpleNamespace
+
+    from airflow.utils.types import DagRunType
+    from zxt import delivery_policy
+    from zxt.settings import Settings
+
+    spec = importlib.util.spec_from_file_location("zxt_nightly_for_test", DAGS / "zxt_nightly.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run_type = module._run_type({"dag_run": SimpleNamespace(run_type=DagRunType.BACKFILL_JOB)})
+    assert run_type == "backfill"
+    settings = Settings(today_override=date(2026, 11, 13))
+    assert not delivery_policy.decide(date(2026, 11, 12), run_type, settings).deliver
+    assert delivery_policy.decide(
+        date(2026, 11, 12),
+        module._run_type({"dag_run": SimpleNamespace(run_type=DagRunType.SCHEDULED)}),
+        settings,
+    ).deliver
