@@ -111,12 +111,15 @@ def loopback_servers(settings: Settings, stack: ExitStack) -> None:
 def ensure_landing(settings: Settings, start: date, end: date, enterprises: int, console: Console) -> None:
     from zxt import synth
 
-    marker = settings.landing / f".synth-{SEED}-{enterprises}-{start}-{end}"
+    marker = settings.landing / f".synth-{SEED}-{enterprises}-{start}-{end}-with-bad-files"
     if marker.exists():
         console.print(f"landing zone already generated ({marker.name})")
         return
     with console.status(f"generating {enterprises:,} enterprises, drops {start} … {end}"):
-        summary = synth.generate(settings.landing, start, end, enterprises=enterprises, seed=SEED)
+        # The last drop also carries a few contract-violating files, to show where they end up.
+        summary = synth.generate(
+            settings.landing, start, end, enterprises=enterprises, seed=SEED, inject_bad_rows=True
+        )
     marker.touch()
     rows = sum(c.rows for c in summary.datasets.values())
     console.print(f"landing zone: {rows:,} rows in {sum(c.files for c in summary.datasets.values())} files")
