@@ -72,7 +72,7 @@ create table if not exists raw.rejects (
   record text,
   rejected_at timestamptz not null default now()
 );
-create index if not exists rejects_batch on raw.rejects (batch_id);
+create index if not exists rejects_file on raw.rejects (source_file);
 
 create table if not exists ops.gate_results (
   as_of_date date not null,
@@ -162,7 +162,7 @@ create table if not exists raw.{ds.raw_table} (
   _loaded_at timestamptz not null default now()
 );
 create index if not exists {ds.raw_table}__drop on raw.{ds.raw_table} (_drop_date);
-create index if not exists {ds.raw_table}__batch on raw.{ds.raw_table} (_batch_id);
+create index if not exists {ds.raw_table}__file on raw.{ds.raw_table} (_source_file);
 """
 
 
