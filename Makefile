@@ -26,6 +26,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install -q "$$(grep '^uv==' requirements.lock)"
 	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	$(BIN)/zxt dbt parse --quiet  # target/manifest.json: the nightly DAG renders its dbt tasks from it
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -60,11 +60,15 @@ def _as_of():
 def zxt_nightly():
     @task
     def list_drops() -> list[dict]:
+        from datetime import timedelta
+
         from zxt import ingest
 
+        # A bounded window keeps the mapped task count flat as the landing zone grows.
+        since = _as_of() - timedelta(days=get_settings().ingest_lookback_days)
         return [
             {"dataset": d.dataset, "drop_date": d.drop_date.isoformat(), "path": str(d.path)}
-            for d in ingest.discover(_as_of())
+            for d in ingest.discover(_as_of(), since=since)
         ]
 
     @task(

@@ -4,7 +4,8 @@
 Every 15 minutes from 08:00 to 20:45 Asia/Shanghai: expire reminders past their validity window,
 claim due `delivery.outbox` rows, send them through the SMS gateway (Tencent Cloud `SendSms`),
 record each outcome and reschedule by error class. Opt-outs are checked again at send time.
-"Now" is the run's logical time, so a manual or replayed run acts as of that moment.
+"Now" is the bureau's clock (never the run's logical time: a late or cleared run must not text
+anyone outside the allowed hours).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import dag, task
 
 
 @dag(
@@ -32,8 +33,7 @@ def zxt_outreach_relay():
 
         from zxt import relay as r
 
-        ctx = get_current_context()
-        stats = r.run_relay(now=ctx["logical_date"])
+        stats = r.run_relay()
         out = asdict(stats)
         out["outcomes"] = dict(stats.outcomes)
         return out

@@ -147,7 +147,7 @@ def _deliver_product(
     except FileExistsError:
         # Delivered before but not recorded (a crash between upload and ledger): never overwrite;
         # adopt the delivered set only if its manifest describes the same plaintext.
-        _reconcile(settings, bank, manifest_name, manifest)
+        _reconcile(settings, bank, manifest_name, manifest, marker_name=f"{stem}.ok")
         status = "already_delivered"
     with engine.begin() as conn:
         conn.execute(
@@ -170,7 +170,7 @@ def _deliver_product(
     return DropResult(bank, product, as_of.isoformat(), status, len(rows), [data_name, manifest_name])
 
 
-def _reconcile(settings: Settings, bank: str, manifest_name: str, manifest: dict) -> None:
+def _reconcile(settings: Settings, bank: str, manifest_name: str, manifest: dict, marker_name: str) -> None:
     try:
         remote = json.loads(
             bank_upload.read_file(settings, bank, settings.sftp_password(bank), manifest_name)
@@ -188,3 +188,13 @@ def _reconcile(settings: Settings, bank: str, manifest_name: str, manifest: dict
             f"(plaintext sha256 {theirs} vs {ours}); re-deliver with a new seq and `replaces`"
         )
     manifest["files"][0]["ciphertext_sha256"] = remote["files"][0].get("ciphertext_sha256")
+    password = settings.sftp_password(bank)
+    inbox = set(bank_upload.list_inbox(settings, bank, password))
+    missing = [f["name"] for f in remote["files"] if f["name"] not in inbox]
+    if missing:
+        raise RuntimeError(
+            f"{manifest_name}: data file(s) {missing} missing from {bank}'s inbox; re-deliver with a new seq"
+        )
+    if marker_name not in inbox:
+        # The upload stopped before its marker: the bank ignores the set until the marker is there.
+        bank_upload.deliver_files(settings, bank, password, [], marker_name=marker_name)

@@ -141,7 +141,7 @@ def ingest(date_: DateOpt) -> None:
         console.print(f"{r['source_file']}: {flag}")
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def dbt(
     args: Annotated[list[str], typer.Argument(help="dbt arguments, e.g. build --select marts")],
     date_: Annotated[str | None, typer.Option("--date", "-d", help="as_of_date var")] = None,
@@ -230,8 +230,10 @@ def bank_drop(date_: DateOpt) -> None:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def airflow(ctx: typer.Context) -> None:
     """Run the Airflow CLI with this project's AIRFLOW_HOME, DAGs and plugins (e.g. `zxt airflow dags list`)."""
-    from zxt import airflow_env
+    from zxt import airflow_env, dbt_cli
 
+    if not (get_settings().dbt_project_dir / "target" / "manifest.json").exists():
+        dbt_cli.parse()
     airflow_env.ensure_db()
     raise typer.Exit(airflow_env.run(list(ctx.args)).returncode)
 

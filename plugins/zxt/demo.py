@@ -125,8 +125,10 @@ def ensure_landing(settings: Settings, start: date, end: date, enterprises: int,
     console.print(f"landing zone: {rows:,} rows in {sum(c.files for c in summary.datasets.values())} files")
 
 
-def dag_test(dag_id: str, when: str, settings: Settings, log: Path) -> bool:
-    result = airflow_env.run(["dags", "test", dag_id, when], settings, capture=True)
+def dag_test(
+    dag_id: str, when: str, settings: Settings, log: Path, extra: dict[str, str] | None = None
+) -> bool:
+    result = airflow_env.run(["dags", "test", dag_id, when], settings, extra=extra, capture=True)
     log.write_text(result.stdout + result.stderr, encoding="utf-8")
     return (
         result.returncode == 0
@@ -170,7 +172,14 @@ def run(as_of: date, enterprises: int = 15000, console: Console | None = None) -
         send_at = datetime.combine(as_of + timedelta(days=1), dtime(10, 0), BUREAU_TZ)
         relay_log = settings.run_dir / f"zxt_outreach_relay-{as_of}.log"
         with console.status(f"airflow dags test zxt_outreach_relay {send_at.isoformat()}"):
-            ok = dag_test("zxt_outreach_relay", send_at.isoformat(), settings, relay_log)
+            # The relay acts on the bureau's clock: set it to that morning.
+            ok = dag_test(
+                "zxt_outreach_relay",
+                send_at.isoformat(),
+                settings,
+                relay_log,
+                extra={"ZXT_NOW": send_at.isoformat()},
+            )
         console.print(
             f"zxt_outreach_relay at {send_at:%Y-%m-%d %H:%M} Asia/Shanghai: "
             f"{'[green]success[/]' if ok else '[red]failed[/] (see ' + str(relay_log) + ')'}"

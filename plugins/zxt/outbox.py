@@ -59,9 +59,11 @@ select encode(sha256(convert_to(concat_ws('|', uscc, warning_type, subject, 'sms
        (select jsonb_agg(e order by i) from jsonb_array_elements(params_full) with ordinality a(e, i)
          where i <= param_count),
        -- Reminders go out from 08:00 the next morning; a due-soon reminder is pointless after its
-       -- deadline day, an overdue one after three days.
+       -- deadline day, an overdue one after three days or after the repair date it quotes.
        ((:as_of + 1)::timestamp + interval '8 hours') at time zone 'Asia/Shanghai',
-       ((case when warning_type = 'filing_due_soon' then deadline_date else :as_of + 3 end)::timestamp
+       ((case when warning_type = 'filing_due_soon' then deadline_date
+              when template_code = 'FILING_OVERDUE' then least(:as_of + 3, restore_by_date)
+              else :as_of + 3 end)::timestamp
          + interval '21 hours') at time zone 'Asia/Shanghai'
 from candidates
 on conflict (idempotency_key) do nothing

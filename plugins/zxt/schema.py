@@ -167,12 +167,17 @@ create index if not exists {ds.raw_table}__file on raw.{ds.raw_table} (_source_f
 
 
 def is_date_ddl(server_version_num: int) -> str:
-    # pg_input_is_valid (PostgreSQL 16+) checks set-wise without a subtransaction per row.
+    # Strictly YYYY-MM-DD ('today', 'infinity', '05/01/2025' are dates to PostgreSQL, not to a contract).
+    # pg_input_is_valid (PostgreSQL 16+) checks without a subtransaction per row.
     if server_version_num >= 160000:
-        body = "language sql immutable parallel safe as $fn$ select pg_input_is_valid(t, 'date') $fn$"
+        body = (
+            "language sql immutable parallel safe as $fn$ "
+            "select t ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' and pg_input_is_valid(t, 'date') $fn$"
+        )
     else:
         body = (
-            "language plpgsql immutable as $fn$ begin perform t::date; return true; "
+            "language plpgsql immutable as $fn$ begin if t !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' then "
+            "return false; end if; perform t::date; return true; "
             "exception when others then return false; end $fn$"
         )
     return f"create or replace function zxt.is_date(t text) returns boolean {body};"

@@ -65,9 +65,12 @@ class Settings:
     embedded_pg_port: int = field(default_factory=lambda: _env_int("ZXT_EMBEDDED_PG_PORT", 54329))
     landing_dir: Path | None = field(default_factory=lambda: _opt_path("ZXT_LANDING_DIR"))
     archive_dir: Path | None = field(default_factory=lambda: _opt_path("ZXT_ARCHIVE_DIR"))
-    # The bureau's "today"; set only to replay or simulate a day (demo, tests).
+    # The bureau's "today" / "now"; set only to replay or simulate a day (demo, tests).
     today_override: date | None = field(default_factory=lambda: _env_date("ZXT_TODAY"))
+    now_override: datetime | None = field(default_factory=lambda: _env_datetime("ZXT_NOW"))
     # Reminders for returns due within this many days.
+    # The nightly run looks for new or changed drops this many days back (older ones: `zxt ingest`).
+    ingest_lookback_days: int = field(default_factory=lambda: _env_int("ZXT_INGEST_LOOKBACK_DAYS", 14))
     # Delay between Airflow task retries.
     retry_delay_s: int = field(default_factory=lambda: _env_int("ZXT_RETRY_DELAY_S", 300))
     # Overdue returns older than this get no SMS: officers follow them up instead.
@@ -177,17 +180,32 @@ class Settings:
 
     # --- the bureau's clock --------------------------------------------------------------------
     def now(self) -> datetime:
+        if self.now_override is not None:
+            return self.now_override
         real = datetime.now(BUREAU_TZ)
         if self.today_override is None:
             return real
         return datetime.combine(self.today_override, real.timetz())
 
     def today(self) -> date:
-        return self.today_override or datetime.now(BUREAU_TZ).date()
+        if self.today_override is not None:
+            return self.today_override
+        return self.now().date()
 
     def current_business_date(self) -> date:
         """The nightly run at 01:30 closes the previous day: that day is the current business date."""
         return self.today() - timedelta(days=1)
+
+
+def _env_datetime(name: str) -> datetime | None:
+    raw = os.environ.get(name, "")
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r} is not an ISO date-time (e.g. 2026-11-13T10:00:00+08:00)") from exc
+    return value if value.tzinfo else value.replace(tzinfo=BUREAU_TZ)
 
 
 def _opt_path(name: str) -> Path | None:

@@ -1,4 +1,9 @@
-"""Source gate: the inputs a date needs must be there before dbt runs."""
+"""Source gate: the inputs a date needs must be there before dbt runs.
+
+A snapshot dataset (registry, obligations, ratings, authorisations) must have rows loaded from a
+drop dated exactly as_of_date: falling back to an older snapshot would, for example, send a bank an
+enterprise that revoked its authorisation since, or text a contact's old number.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from zxt.settings import Settings, get_settings
 
 
 def check_sources(as_of: date, settings: Settings | None = None) -> dict:
-    """Every snapshot dataset needs a loaded drop on or before ``as_of``; rejects are reported."""
+    """Every snapshot dataset needs rows loaded from a drop dated ``as_of``; rejects are reported."""
     engine = warehouse.engine(settings or get_settings())
     schema.ensure(engine)
     report: dict = {"as_of_date": as_of.isoformat(), "datasets": {}}
@@ -22,8 +27,9 @@ def check_sources(as_of: date, settings: Settings | None = None) -> dict:
         for ds in contracts.load_contracts().values():
             row = conn.execute(
                 sa.text(
-                    """select max(drop_date) as latest, coalesce(sum(rows_loaded), 0) as loaded,
-                              coalesce(sum(rows_rejected), 0) as rejected
+                    """select max(drop_date) as latest,
+                              coalesce(sum(rows_loaded) filter (where drop_date = :d), 0) as loaded,
+                              coalesce(sum(rows_rejected) filter (where drop_date = :d), 0) as rejected
                        from ops.load_batches where dataset = :n and drop_date <= :d"""
                 ),
                 {"n": ds.name, "d": as_of},
@@ -45,7 +51,7 @@ def check_sources(as_of: date, settings: Settings | None = None) -> dict:
         )
     if missing:
         raise GateFailed(
-            f"source gate failed for {as_of}: no loaded snapshot on or before that date for {missing}; "
-            "check the landing zone and raw.rejects"
+            f"source gate failed for {as_of}: no rows loaded from a {as_of} drop of {missing}; "
+            "check the landing zone and raw.rejects (an older snapshot is not used in its place)"
         )
     return report

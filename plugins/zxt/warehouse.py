@@ -129,7 +129,11 @@ def start(settings: Settings | None = None) -> None:
     log_file = settings.pg_dir / "server.log"
     log_file.touch()
     _chown_tree(settings.pg_dir)
-    opts = f"-c listen_addresses={pg.host} -p {pg.port} -c unix_socket_directories='' -c max_connections=200"
+    # log_error_verbosity=terse: COPY errors would otherwise quote input lines (personal data) in the log.
+    opts = (
+        f"-c listen_addresses={pg.host} -p {pg.port} -c unix_socket_directories='' -c max_connections=200 "
+        "-c log_error_verbosity=terse"
+    )
     result = _pg_ctl(settings, "-l", str(log_file), "-o", opts, "-w", "-t", "60", "start", check=False)
     if result.returncode != 0:
         tail = log_file.read_text(errors="replace")[-2000:]

@@ -177,3 +177,49 @@ def test_a_file_withdrawn_from_a_resent_drop_loses_its_rows(landing, engine):
     ingest("2026-11-10")
     assert rows(engine, "select uscc from raw.tax__taxpayers") == [(GOOD,)]
     assert rows(engine, "select count(*) from ops.load_batches")[0][0] == 1
+
+
+def test_dates_must_be_iso_even_where_postgresql_would_accept_them(landing, engine):
+    body = HEADER + row(GOOD, registered="today") + row(GOOD2, registered="05/01/2025")
+    drop(landing, "tax/taxpayers", "2026-11-10", "taxpayers.csv", body, "gb18030")
+    [result] = ingest("2026-11-10")
+    assert (result["rows_loaded"], result["rows_rejected"]) == (0, 2)
+    assert {r for (r,) in rows(engine, "select rule from raw.rejects")} == {"date"}
+
+
+def test_source_gate_refuses_an_older_snapshot_in_place_of_todays(landing, engine):
+    from zxt import source_gate
+    from zxt.gate import GateFailed
+
+    for day in ("2026-11-10", "2026-11-11"):
+        drop(landing, "tax/taxpayers", day, "taxpayers.csv", HEADER + row(GOOD), "gb18030")
+    for name, header, line in [
+        (
+            "tax/obligations",
+            "uscc,tax_type,period_type,valid_from,valid_to\n",
+            f"{GOOD},VAT,month,2020-01-01,\n",
+        ),
+        (
+            "credit/ratings",
+            "uscc,evaluation_year,score,credit_level,published_date\n",
+            f"{GOOD},2025,91,A,2026-04-25\n",
+        ),
+    ]:
+        for day in ("2026-11-10", "2026-11-11"):
+            drop(
+                landing, name, day, "x.csv", header + line, "gb18030" if name.startswith("tax/") else "utf-8"
+            )
+    auth = "authorisation_id,uscc,bank_code,authorised_date,expires_date,revoked_date,scope\n"
+    drop(
+        landing,
+        "bank/authorisations",
+        "2026-11-10",
+        "a.csv",
+        auth + f"A1,{GOOD},GSRCB,2026-01-01,2027-01-01,,basic\n",
+        "utf-8",
+    )
+    ingest("2026-11-11")
+    with pytest.raises(GateFailed, match="bank/authorisations"):
+        source_gate.check_sources(date(2026, 11, 11))
+    report = source_gate.check_sources(date(2026, 11, 10))
+    assert report["datasets"]["bank/authorisations"]["rows_loaded"] == 1

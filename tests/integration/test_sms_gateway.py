@@ -353,7 +353,10 @@ def test_cli_serves_records_and_stops_on_sigterm(tmp_path: Path, record: Path) -
         ("InternalError", RETRY),
         ("RequestLimitExceeded", RETRY),
         ("RequestLimitExceeded.UinLimitExceeded", RETRY),
-        ("HTTP.502", RETRY),
+        ("HTTP.500", RETRY),
+        ("HTTP.503", RETRY),
+        ("HTTP.502", UNKNOWN),  # a proxy timeout: the request may have reached Tencent
+        ("HTTP.504", UNKNOWN),
         ("HTTP.404", PERMANENT),
         ("InvalidParameterValue.IncorrectPhoneNumber", PERMANENT),
         ("FailedOperation.SignatureIncorrectOrUnapproved", PERMANENT),

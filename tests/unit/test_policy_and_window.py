@@ -76,3 +76,12 @@ def test_sms_templates_in_the_seed_carry_no_finance_wording():
         assert not any(w in r["text_zh"] for w in SMS_FORBIDDEN_WORDS), r["template_code"]
         assert "拒收请回复R" in r["text_zh"]
         assert r["text_zh"].count("{") == int(r["param_count"])
+
+
+def test_the_bureau_clock_can_be_set_for_a_replay(monkeypatch):
+    monkeypatch.setenv("ZXT_NOW", "2026-11-13T10:00:00+08:00")
+    s = Settings()
+    assert s.now() == datetime(2026, 11, 13, 10, 0, tzinfo=BUREAU_TZ)
+    assert s.today() == date(2026, 11, 13) and s.current_business_date() == date(2026, 11, 12)
+    monkeypatch.setenv("ZXT_NOW", "2026-11-13T10:00:00")  # no zone: Guangshui time
+    assert Settings().now().utcoffset().total_seconds() == 8 * 3600

@@ -85,6 +85,9 @@ def classify(code: str) -> str:
         return PAUSE_CHANNEL
     if code == "InternalError" or code.startswith(("InternalError.", "RequestLimitExceeded")):
         return RETRY
+    # A gateway/proxy timeout (502/504) may have passed the request on: the text may be out.
+    if code in ("HTTP.502", "HTTP.504"):
+        return UNKNOWN
     if re.fullmatch(r"HTTP\.5\d\d", code) or code == CONNECT_ERROR:
         return RETRY
     if code in (READ_TIMEOUT, BROKEN_RESPONSE, MISSING_STATUS):

@@ -29,12 +29,10 @@ filings as (
 
 indicators as (
     select * from {{ ref('indicator_catalog') }}
-    where indicator_code = '010101'
 ),
 
 ladder as (
     select * from {{ ref('repair_ladder') }}
-    where indicator_code = '010101'
 ),
 
 tax_types as (
@@ -42,7 +40,8 @@ tax_types as (
 ),
 
 -- Late and unfiled returns compete for the same deduction when the rule counts per month (2025):
--- the first failure of a deadline month costs the points, later ones in that month cost nothing.
+-- the first failure of an indicator in a deadline month costs the points, later ones cost nothing.
+-- Tax returns fall under 010101, withholding returns under 010102 (tax_types seed).
 failures as (
     select
         e.*,
@@ -53,6 +52,7 @@ failures as (
             partition by
                 e.uscc,
                 e.rule_version,
+                i.indicator_code,
                 case
                     when i.counting_unit = 'month' then cast(date_trunc('month', e.deadline_date) as text)
                     else e.tax_type || cast(e.period_start as text)
@@ -64,7 +64,9 @@ failures as (
                 e.period_start
         ) as rank_in_counting_unit
     from expected as e
-    inner join indicators as i on e.rule_version = i.rule_version
+    inner join tax_types as tt on e.tax_type = tt.tax_type
+    inner join indicators as i
+        on e.rule_version = i.rule_version and tt.return_indicator_code = i.indicator_code
     where e.filing_status in ('late', 'overdue', 'due_soon')
 ),
 
@@ -104,16 +106,26 @@ tiers as (
             when 'next_year' then cast(date_trunc('year', w.deadline_date) + interval '2 years - 1 day' as date)
         end as tier_until
     from warnings as w
-    inner join ladder as l on w.rule_version = l.rule_version
+    inner join ladder as l on w.rule_version = l.rule_version and w.indicator_code = l.indicator_code
     left join last_tax as lt on w.uscc = lt.uscc and w.tax_type = lt.tax_type
     where w.filing_status = 'overdue'
 ),
 
 -- Correcting is possible from the day after as_of_date at the earliest.
 reachable_tiers as (
-    select *
-    from tiers
-    where tier_until is null or tier_until >= {{ as_of_date() }} + 1
+    select t.*
+    from tiers as t
+    where
+        (t.tier_until is null or t.tier_until >= {{ as_of_date() }} + 1)
+        -- A lower tier that ends before a better one is never the best choice (2014 ladder in December).
+        and not exists (
+            select 1 from tiers as better
+            where
+                better.uscc = t.uscc and better.tax_type = t.tax_type and better.period_start = t.period_start
+                and better.tier < t.tier
+                and t.tier_until is not null
+                and (better.tier_until is null or better.tier_until >= t.tier_until)
+        )
 ),
 
 best_tier as (
