@@ -42,12 +42,6 @@ def in_send_window(now: datetime, settings: Settings) -> bool:
     return settings.send_window_start_hour <= local.hour < settings.send_window_end_hour
 
 
-def render(text: str, params: list[str]) -> str:
-    for i, value in enumerate(params, start=1):
-        text = text.replace("{" + str(i) + "}", value)
-    return text
-
-
 def _next_window_start(now: datetime, settings: Settings) -> datetime:
     local = now.astimezone(BUREAU_TZ)
     start = local.replace(hour=settings.send_window_start_hour, minute=0, second=0, microsecond=0)

@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 import pytest
 from zxt import delivery_policy
-from zxt.relay import SMS_FORBIDDEN_WORDS, in_send_window, render
+from zxt.relay import SMS_FORBIDDEN_WORDS, in_send_window
 from zxt.settings import BUREAU_TZ, Settings
 
 
@@ -56,13 +56,6 @@ def test_send_window_uses_shanghai_time_whatever_the_input_zone():
     # 01:00 UTC is 09:00 in Guangshui.
     assert in_send_window(datetime(2026, 11, 13, 1, 0, tzinfo=ZoneInfo("UTC")), Settings())
     assert not in_send_window(datetime(2026, 11, 13, 13, 30, tzinfo=ZoneInfo("UTC")), Settings())
-
-
-def test_render_fills_numbered_parameters():
-    assert (
-        render("尊敬的{1}：您的{2}截止日为{3}", ["甲公司", "增值税", "11月16日"])
-        == "尊敬的甲公司：您的增值税截止日为11月16日"
-    )
 
 
 def test_sms_templates_in_the_seed_carry_no_finance_wording():
