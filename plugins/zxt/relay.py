@@ -69,7 +69,8 @@ where o.outbox_id in (
     for update skip locked
     limit :limit
 )
-returning o.outbox_id, o.recipient, o.provider_template_id, o.template_code, o.template_params, o.attempts
+returning o.outbox_id, o.recipient, o.provider_template_id, o.template_code, o.template_params, o.attempts,
+          o.as_of_date, o.uscc, o.reminder_type, o.subject
 """
 
 # Opt-outs known now, whatever date the reminder was staged for.
@@ -81,6 +82,17 @@ select 1 from (
     where contact_mobile = :m and channel = 'sms'
     order by event_date desc, event_id desc limit 1
 ) latest where event_type = 'opt_out'
+"""
+
+# A newer published date without this warning means it was resolved (the return was filed).
+CLOSED_SQL = """
+select 1 from ops.publish_log p
+where p.as_of_date = (select max(as_of_date) from ops.publish_log)
+  and p.as_of_date > :staged_for
+  and not exists (
+      select 1 from marts.credit_warning w
+      where w.as_of_date = p.as_of_date and w.uscc = :uscc and w.warning_type = :rt and w.subject = :subj
+  )
 """
 
 SENT_TODAY_SQL = """
@@ -196,6 +208,23 @@ def _send_one(
         if conn.execute(sa.text(OPTED_OUT_SQL), {"m": mobile}).first():
             _finish(engine, row, "suppressed", "ZXT.OptedOut", "opted out before sending")
             return "suppressed"
+        closed = {
+            "staged_for": row["as_of_date"],
+            "uscc": row["uscc"],
+            "rt": row["reminder_type"],
+            "subj": row["subject"],
+        }
+        has_marts = conn.execute(sa.text("select to_regclass('marts.credit_warning')")).scalar() is not None
+        if has_marts and conn.execute(sa.text(CLOSED_SQL), closed).first():
+            _finish(
+                engine,
+                row,
+                "expired",
+                "ZXT.WarningClosed",
+                "no longer in the latest published warnings",
+                count_attempt=False,
+            )
+            return "closed"
         if (
             conn.execute(sa.text(SENT_TODAY_SQL), {"m": mobile, "now": now}).scalar()
             >= settings.sms_max_per_number_per_day

@@ -202,3 +202,42 @@ def test_validity_window_expires_stale_reminders(seeded, gateway):
     stats = relay.run_relay(NOW + timedelta(days=2), settings)
     assert stats.expired == 1 and states(seeded)[OK] == ["expired"]
     assert sim.messages() == []
+
+
+def test_a_warning_resolved_since_staging_is_not_sent(seeded, gateway):
+    """The taxpayer filed after the reminder was staged: the next published date no longer has the
+    warning, so the relay drops the reminder instead of telling them they are late."""
+    from zxt import relay
+
+    settings, sim = gateway
+    stage(seeded, OK)  # subject VAT:2026-01, staged for 2026-11-12
+    stage(seeded, SHARED)  # the same subject, still open below
+    with seeded.begin() as conn:
+        conn.execute(sa.text("create schema if not exists marts"))
+        conn.execute(
+            sa.text(
+                "create table marts.credit_warning (as_of_date date, uscc text, warning_type text, "
+                "subject text)"
+            )
+        )
+        conn.execute(
+            sa.text("insert into ops.publish_log (as_of_date) values ('2026-11-12'), ('2026-11-13')")
+        )
+        conn.execute(
+            sa.text("update delivery.outbox set uscc = '9144030071526726XG' where recipient = :m"),
+            {"m": SHARED},
+        )
+        conn.execute(
+            sa.text(
+                "insert into marts.credit_warning values "
+                "('2026-11-13', '9144030071526726XG', 'filing_due_soon', 'VAT:2026-01')"
+            )
+        )
+    try:
+        relay.run_relay(NOW, settings)
+        assert states(seeded) == {OK: ["expired"], SHARED: ["submitted"]}
+        assert [m["phone"].removeprefix("+86") for m in sim.messages()] == [SHARED]
+    finally:
+        with seeded.begin() as conn:
+            conn.execute(sa.text("drop schema marts cascade"))
+            conn.execute(sa.text("delete from ops.publish_log"))
