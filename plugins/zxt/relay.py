@@ -247,18 +247,8 @@ def _send_one(
     result = client.send([mobile], row["provider_template_id"], params, session_context=str(row["outbox_id"]))
     number = result.per_number[0]
     outcome = number.outcome
-    if outcome == tencent.SUBMITTED:
-        _finish(
-            engine,
-            row,
-            "submitted",
-            number.code,
-            None,
-            provider_id=number.serial_no,
-            request_id=result.request_id,
-            at=now,
-        )
-    elif outcome == tencent.SUPPRESS:
+    status, next_at = _next_state(outcome, number.code, row["attempts"], now, settings)
+    if outcome == tencent.SUPPRESS:
         with engine.begin() as conn:
             conn.execute(
                 sa.text(
@@ -267,43 +257,40 @@ def _send_one(
                 ),
                 {"m": mobile, "r": number.code},
             )
-        _finish(engine, row, "suppressed", number.code, number.message, request_id=result.request_id)
-    elif outcome == tencent.RESCHEDULE:
-        later = now + timedelta(hours=1)
-        if number.code.endswith("DailyLimit"):
-            later = _next_window_start(now, settings)
-        _finish(
-            engine, row, "queued", number.code, number.message, next_at=later, request_id=result.request_id
-        )
-    elif outcome == tencent.PAUSE_CHANNEL:
-        _finish(
-            engine,
-            row,
-            "queued",
-            number.code,
-            number.message,
-            next_at=_next_window_start(now, settings),
-            request_id=result.request_id,
-        )
-    elif outcome == tencent.RETRY:
-        if row["attempts"] >= MAX_ATTEMPTS:
-            _finish(engine, row, "dead", number.code, number.message, request_id=result.request_id)
-            outcome = "dead"
-        else:
-            _finish(
-                engine,
-                row,
-                "queued",
-                number.code,
-                number.message,
-                next_at=now + _backoff(row["attempts"]),
-                request_id=result.request_id,
-            )
-    elif outcome == tencent.UNKNOWN:
-        _finish(engine, row, "unknown", number.code, number.message, request_id=result.request_id)
-    else:
-        _finish(engine, row, "failed", number.code, number.message, request_id=result.request_id)
-    return outcome
+    _finish(
+        engine,
+        row,
+        status,
+        number.code,
+        None if status == "submitted" else number.message,
+        next_at=next_at,
+        provider_id=number.serial_no if status == "submitted" else None,
+        request_id=result.request_id,
+        at=now,
+    )
+    return "dead" if status == "dead" else outcome
+
+
+def _next_state(
+    outcome: str, code: str, attempts: int, now: datetime, settings: Settings
+) -> tuple[str, datetime | None]:
+    """The outbox status (and when to try again) for one send outcome."""
+    if outcome == tencent.SUBMITTED:
+        return "submitted", None
+    if outcome == tencent.SUPPRESS:
+        return "suppressed", None
+    if outcome == tencent.RESCHEDULE:
+        # A daily limit waits for the next send window; shorter limits for an hour.
+        return "queued", _next_window_start(now, settings) if code.endswith(
+            "DailyLimit"
+        ) else now + timedelta(hours=1)
+    if outcome == tencent.PAUSE_CHANNEL:
+        return "queued", _next_window_start(now, settings)
+    if outcome == tencent.RETRY:
+        return ("dead", None) if attempts >= MAX_ATTEMPTS else ("queued", now + _backoff(attempts))
+    if outcome == tencent.UNKNOWN:
+        return "unknown", None
+    return "failed", None
 
 
 def _finish(
