@@ -1,7 +1,9 @@
-# 增信通 — one image for every Airflow component and for the loopback stand-ins (SMS gateway, bank SFTP).
-# The project lives in /opt/zxt, so zxt.settings.PROJECT_ROOT (two levels above plugins/zxt) is /opt/zxt and
-# the DAGs find dbt_project/ and expectations/ there.
-FROM python:3.11-slim
+# 增信通 — two targets from one file:
+#   product  every Airflow component; the zxt package only (no stand-ins, generators or benchmarks)
+#   sandbox  product + zxt_sandbox: the loopback stand-ins (SMS gateway, bank SFTP) and `zxt demo`
+# The project lives in /opt/zxt, so zxt.core.settings.PROJECT_ROOT (three levels above
+# plugins/zxt/core) is /opt/zxt and the DAGs find dbt_project/ and expectations/ there.
+FROM python:3.11-slim AS product
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -28,7 +30,8 @@ COPY requirements.lock pyproject.toml ./
 RUN pip install "$(grep '^uv==' requirements.lock)" \
     && uv pip install --system -r requirements.lock
 
-COPY --chown=zxt:zxt plugins ./plugins
+COPY --chown=zxt:zxt plugins/.airflowignore ./plugins/
+COPY --chown=zxt:zxt plugins/zxt ./plugins/zxt
 COPY --chown=zxt:zxt dags ./dags
 COPY --chown=zxt:zxt dbt_project ./dbt_project
 COPY --chown=zxt:zxt expectations ./expectations
@@ -44,3 +47,9 @@ USER zxt
 RUN zxt dbt parse && test -s dbt_project/target/manifest.json
 
 CMD ["zxt", "--help"]
+
+FROM product AS sandbox
+USER root
+COPY --chown=zxt:zxt plugins/zxt_sandbox ./plugins/zxt_sandbox
+RUN uv pip install --system --no-deps -e .
+USER zxt

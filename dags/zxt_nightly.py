@@ -25,8 +25,8 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
-from zxt import dbt_env
-from zxt.settings import PROJECT_ROOT, get_settings
+from zxt.core.settings import PROJECT_ROOT, get_settings
+from zxt.transform import dbt_env
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 dbt_env.export()  # environment only: the dbt profile reads the warehouse address from it
@@ -52,7 +52,7 @@ def _as_of():
     default_args={
         "owner": "zxt-data",
         "retries": 2,
-        "retry_delay": timedelta(seconds=get_settings().retry_delay_s),
+        "retry_delay": timedelta(seconds=get_settings().pipeline.retry_delay_s),
     },
     tags=["zxt", "nightly", "credit"],
     doc_md=__doc__,
@@ -62,10 +62,10 @@ def zxt_nightly():
     def list_drops() -> list[dict]:
         from datetime import timedelta
 
-        from zxt import ingest
+        from zxt.ingest import load as ingest
 
         # A bounded window keeps the mapped task count flat as the landing zone grows.
-        since = _as_of() - timedelta(days=get_settings().ingest_lookback_days)
+        since = _as_of() - timedelta(days=get_settings().pipeline.ingest_lookback_days)
         return [
             {"dataset": d.dataset, "drop_date": d.drop_date.isoformat(), "path": str(d.path)}
             for d in ingest.discover(_as_of(), since=since)
@@ -79,7 +79,7 @@ def zxt_nightly():
         from datetime import date
         from pathlib import Path
 
-        from zxt import ingest
+        from zxt.ingest import load as ingest
 
         d = ingest.Drop(drop["dataset"], date.fromisoformat(drop["drop_date"]), Path(drop["path"]))
         return [asdict(r) for r in ingest.ingest_drop(d)]
@@ -88,8 +88,8 @@ def zxt_nightly():
     @task(trigger_rule="none_failed")
     def source_gate() -> dict:
         from airflow.exceptions import AirflowFailException
-        from zxt import source_gate as sg
-        from zxt.gate import GateFailed
+        from zxt.ingest import source_gate as sg
+        from zxt.quality.mart_gate import GateFailed
 
         try:
             return sg.check_sources(_as_of())
@@ -103,7 +103,7 @@ def zxt_nightly():
             manifest_path=DBT_DIR / "target" / "manifest.json",
             dbt_vars={
                 "as_of_date": "{{ ds }}",
-                "warning_horizon_days": str(get_settings().warning_horizon_days),
+                "warning_horizon_days": str(get_settings().pipeline.warning_horizon_days),
             },
         ),
         profile_config=ProfileConfig(
@@ -124,7 +124,7 @@ def zxt_nightly():
         from dataclasses import asdict
 
         from airflow.exceptions import AirflowFailException
-        from zxt import gate
+        from zxt.quality import mart_gate as gate
 
         result = gate.check_credit_warning(_as_of())
         try:
@@ -135,7 +135,7 @@ def zxt_nightly():
 
     @task
     def publish() -> str:
-        from zxt import publish as pub
+        from zxt.quality import publish as pub
 
         ctx = get_current_context()
         pub.publish(_as_of(), run_id=ctx["run_id"])
@@ -145,7 +145,8 @@ def zxt_nightly():
     def stage_reminders() -> dict:
         from dataclasses import asdict
 
-        from zxt import delivery_policy, outbox
+        from zxt.core import delivery_policy
+        from zxt.delivery import outbox
 
         ctx = get_current_context()
         decision = delivery_policy.decide(_as_of(), _run_type(ctx))
@@ -157,8 +158,8 @@ def zxt_nightly():
     def bank_drop() -> dict:
         from dataclasses import asdict
 
-        from zxt import bank_drop as bd
-        from zxt import delivery_policy
+        from zxt.bank import drop as bd
+        from zxt.core import delivery_policy
 
         ctx = get_current_context()
         decision = delivery_policy.decide(_as_of(), _run_type(ctx))

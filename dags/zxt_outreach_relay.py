@@ -31,7 +31,7 @@ def zxt_outreach_relay():
     def relay() -> dict:
         from dataclasses import asdict
 
-        from zxt import relay as r
+        from zxt.delivery import relay as r
 
         stats = r.run_relay()
         out = asdict(stats)

@@ -31,8 +31,8 @@ from tests.support import reset_warehouse  # noqa: E402
 
 @pytest.fixture(scope="session")
 def engine():
-    from zxt import warehouse
-    from zxt.settings import reset_settings
+    from zxt.core.settings import reset_settings
+    from zxt.warehouse import server as warehouse
 
     reset_settings()
     warehouse.start()

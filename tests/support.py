@@ -17,7 +17,7 @@ def free_port() -> int:
 def reset_warehouse(engine) -> None:
     """Drop everything the pipeline created: each scenario starts from an empty warehouse."""
     import sqlalchemy as sa
-    from zxt import schema as zschema
+    from zxt.warehouse import schema as zschema
 
     with engine.begin() as conn:
         for schema in DERIVED_SCHEMAS + OWNED_SCHEMAS:

@@ -13,7 +13,7 @@ EXPECTED = {"zxt_nightly", "zxt_outreach_relay"}
 
 @pytest.fixture(scope="module")
 def dagbag():
-    from zxt import dbt_cli
+    from zxt.transform import dbt_runner as dbt_cli
 
     manifest = DAGS.parent / "dbt_project" / "target" / "manifest.json"
     if not manifest.exists():
@@ -73,15 +73,15 @@ def test_a_backfill_run_is_recognised_as_one():
     from types import SimpleNamespace
 
     from airflow.utils.types import DagRunType
-    from zxt import delivery_policy
-    from zxt.settings import Settings
+    from zxt.core import delivery_policy
+    from zxt.core.settings import Settings
 
     spec = importlib.util.spec_from_file_location("zxt_nightly_for_test", DAGS / "zxt_nightly.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     run_type = module._run_type({"dag_run": SimpleNamespace(run_type=DagRunType.BACKFILL_JOB)})
     assert run_type == "backfill"
-    settings = Settings(today_override=date(2026, 11, 13))
+    settings = Settings().with_(clock__today_override=date(2026, 11, 13))
     assert not delivery_policy.decide(date(2026, 11, 12), run_type, settings).deliver
     assert delivery_policy.decide(
         date(2026, 11, 12),

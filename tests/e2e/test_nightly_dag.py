@@ -29,14 +29,16 @@ ENTERPRISES = 400
 @pytest.fixture(scope="module")
 def county(engine, tmp_path_factory):
     """Generate the county, start the loopback servers, and return a runner for DAG tests."""
-    from zxt import airflow_env, dbt_cli, sftp_server, synth
-    from zxt import gpg as zgpg
-    from zxt.demo import bank_codes
-    from zxt.settings import get_settings, reset_settings
-    from zxt.sms import simulator
+    from zxt.bank import pgp as zgpg
+    from zxt.core.settings import get_settings, reset_settings
+    from zxt.orchestration import airflow_env
+    from zxt.transform import dbt_runner as dbt_cli
+    from zxt_sandbox import bank_keys, sftp_server, synth
+    from zxt_sandbox import sms_gateway as simulator
+    from zxt_sandbox.demo import bank_codes
 
     reset_warehouse(engine)
-    shutil.rmtree(get_settings().sftp_dir / "root", ignore_errors=True)  # bank inboxes of earlier runs
+    shutil.rmtree(get_settings().paths.sftp_dir / "root", ignore_errors=True)  # bank inboxes of earlier runs
     landing = tmp_path_factory.mktemp("landing")
     work = tmp_path_factory.mktemp("e2e")
     sms_port, sftp_port = free_port(), free_port()
@@ -57,8 +59,8 @@ def county(engine, tmp_path_factory):
         landing, AS_OF - timedelta(days=2), AS_OF, enterprises=ENTERPRISES, seed=7, inject_bad_rows=True
     )
     banks = bank_codes()
-    zgpg.ensure_demo_keys(settings, banks)
-    sftp_server.ensure_server_files(settings, {b: settings.sftp_password(b) for b in banks})
+    bank_keys.ensure_demo_keys(settings, banks)
+    sftp_server.ensure_server_files(settings, {b: settings.bank.sftp_password(b) for b in banks})
     sftp = sftp_server.serve_in_thread(settings, "127.0.0.1", sftp_port)
     sms = simulator.SimulatorHandle.start(
         simulator.default_config(settings), "127.0.0.1", sms_port, record=work / "sms.jsonl"
@@ -101,9 +103,9 @@ def scalar(engine, sql: str, **params):
 
 
 def inbox(settings, bank: str) -> dict[str, bytes]:
-    from zxt import bank_upload
+    from zxt.bank import sftp as bank_upload
 
-    password = settings.sftp_password(bank)
+    password = settings.bank.sftp_password(bank)
     return {
         n: bank_upload.read_file(settings, bank, password, n)
         for n in bank_upload.list_inbox(settings, bank, password)
@@ -206,7 +208,7 @@ def test_reminders_sent_once_to_consenting_numbers_without_finance_wording(first
 
 
 def test_bank_file_is_encrypted_complete_and_only_for_authorised_enterprises(first_run):
-    from zxt import gpg as zgpg
+    from zxt.bank import pgp as zgpg
 
     settings, engine = first_run["settings"], first_run["engine"]
     files = inbox(settings, "GSRCB")

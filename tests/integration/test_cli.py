@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from typer.testing import CliRunner
-from zxt import contracts
-from zxt.cli import app
+from zxt.cli.main import app
+from zxt.ingest import contracts
 
 runner = CliRunner()
 
@@ -33,7 +33,7 @@ def test_synth_writes_every_contracted_dataset(tmp_path):
 
 
 def test_delivery_commands_refuse_a_date_that_is_not_the_current_business_date(engine, monkeypatch):
-    from zxt.settings import reset_settings
+    from zxt.core.settings import reset_settings
 
     monkeypatch.setenv("ZXT_TODAY", "2026-11-13")
     reset_settings()

@@ -14,8 +14,10 @@ AS_OF = date(2026, 11, 12)
 def built(engine, tmp_path_factory):
     import os
 
-    from zxt import dbt_cli, ingest, synth
-    from zxt.settings import reset_settings
+    from zxt.core.settings import reset_settings
+    from zxt.ingest import load as ingest
+    from zxt.transform import dbt_runner as dbt_cli
+    from zxt_sandbox import synth
 
     from tests.support import reset_warehouse
 
@@ -68,10 +70,10 @@ def test_a_wrong_expectation_makes_the_build_fail(built, tmp_path):
     """The dbt unit tests can fail: run one against a deliberately wrong expectation."""
     import shutil
 
-    from zxt import dbt_cli
-    from zxt.settings import get_settings
+    from zxt.core.settings import get_settings
+    from zxt.transform import dbt_runner as dbt_cli
 
-    project = get_settings().dbt_project_dir
+    project = get_settings().paths.dbt_project_dir
     copy = tmp_path / "dbt_project"
     shutil.copytree(project, copy, ignore=shutil.ignore_patterns("target", "logs"))
     yml = copy / "models" / "intermediate" / "_intermediate.yml"
@@ -98,7 +100,7 @@ def test_a_wrong_expectation_makes_the_build_fail(built, tmp_path):
 
 
 def test_mart_gate_passes_on_the_built_partition(built):
-    from zxt import gate
+    from zxt.quality import mart_gate as gate
 
     result = gate.check_credit_warning(AS_OF)
     assert result.success, result.failures
@@ -106,7 +108,7 @@ def test_mart_gate_passes_on_the_built_partition(built):
 
 
 def test_mart_gate_fails_and_blocks_on_a_bad_mobile_or_duplicate(built):
-    from zxt import gate
+    from zxt.quality import mart_gate as gate
 
     with built.begin() as conn:
         conn.execute(
@@ -141,6 +143,6 @@ def test_mart_gate_fails_and_blocks_on_a_bad_mobile_or_duplicate(built):
             ).scalar()
         assert recorded is False
     finally:
-        from zxt import dbt_cli
+        from zxt.transform import dbt_runner as dbt_cli
 
         dbt_cli.invoke(["build", "--select", "credit_warning", "--exclude", "test_type:unit"], as_of=AS_OF)

@@ -7,15 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from zxt import gpg
-from zxt.settings import Settings
+from zxt.bank import pgp as gpg
+from zxt.core.settings import Settings
+from zxt_sandbox import bank_keys
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
-    s = Settings(home=tmp_path, gnupg_home=None)
+    s = Settings().with_(paths__home=tmp_path, paths__gnupg_dir=None)
     try:
         yield s
     finally:
@@ -23,7 +24,7 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
 
 
 def test_round_trip_signed_by_pinned_sender(settings: Settings) -> None:
-    pins = gpg.ensure_demo_keys(settings, ["ABC", "XYZ"])
+    pins = bank_keys.ensure_demo_keys(settings, ["ABC", "XYZ"])
     plaintext = "企业,USCC,等级\n某公司,91420981MA4XXXXX0X,A\n".encode()
 
     ciphertext = gpg.encrypt_and_sign(settings, plaintext, "ABC")
@@ -37,16 +38,16 @@ def test_round_trip_signed_by_pinned_sender(settings: Settings) -> None:
 
 
 def test_demo_keys_idempotent(settings: Settings) -> None:
-    first = gpg.ensure_demo_keys(settings, ["ABC"])
-    again = gpg.ensure_demo_keys(settings, ["ABC", "XYZ"])
+    first = bank_keys.ensure_demo_keys(settings, ["ABC"])
+    again = bank_keys.ensure_demo_keys(settings, ["ABC", "XYZ"])
     assert again["sender"] == first["sender"]
     assert again["banks"]["ABC"] == first["banks"]["ABC"]
     assert set(again["banks"]) == {"ABC", "XYZ"}
-    assert oct(settings.gnupg.stat().st_mode & 0o777) == "0o700"
+    assert oct(settings.paths.gnupg.stat().st_mode & 0o777) == "0o700"
 
 
 def test_refuses_when_pin_does_not_match_keyring(settings: Settings) -> None:
-    pins = gpg.ensure_demo_keys(settings, ["ABC", "XYZ"])
+    pins = bank_keys.ensure_demo_keys(settings, ["ABC", "XYZ"])
 
     # Pin points at a key the keyring does not have.
     tampered = {**pins, "banks": {**pins["banks"], "ABC": "0" * 40}}
@@ -65,7 +66,7 @@ def test_refuses_when_pin_does_not_match_keyring(settings: Settings) -> None:
 
 
 def test_tampered_or_wrong_signer_rejected(settings: Settings) -> None:
-    pins = gpg.ensure_demo_keys(settings, ["ABC"])
+    pins = bank_keys.ensure_demo_keys(settings, ["ABC"])
     ciphertext = gpg.encrypt_and_sign(settings, b"payload", "ABC")
 
     with pytest.raises(gpg.GpgError, match="expected"):
@@ -79,9 +80,9 @@ def test_tampered_or_wrong_signer_rejected(settings: Settings) -> None:
 
 def test_long_homedir_gets_short_socket_path(tmp_path: Path) -> None:
     # gpg-agent's socket would not fit in sun_path here without the short alias.
-    s = Settings(home=tmp_path / ("d" * 120), gnupg_home=None)
+    s = Settings().with_(paths__home=tmp_path / ("d" * 120), paths__gnupg_dir=None)
     try:
-        pins = gpg.ensure_demo_keys(s, ["ABC"])
+        pins = bank_keys.ensure_demo_keys(s, ["ABC"])
         got, signer = gpg.decrypt_and_verify(s, gpg.encrypt_and_sign(s, b"x", "ABC"))
         assert (got, signer) == (b"x", pins["sender"])
     finally:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from zxt import contracts, uscc
+from zxt.core import identifiers as uscc
+from zxt.ingest import contracts
 
 HEADER = (
     "uscc,taxpayer_name,registered_date,tax_info_confirmed_date,first_declaration_date,status,entity_type,"
@@ -30,7 +31,7 @@ def row(
 
 @pytest.fixture
 def landing(tmp_path, monkeypatch, clean_warehouse):
-    from zxt.settings import reset_settings
+    from zxt.core.settings import reset_settings
 
     monkeypatch.setenv("ZXT_LANDING_DIR", str(tmp_path / "landing"))
     monkeypatch.setenv("ZXT_ARCHIVE_DIR", str(tmp_path / "archive"))
@@ -48,7 +49,7 @@ def drop(landing: Path, dataset: str, day: str, name: str, text: str, encoding: 
 
 
 def ingest(day: str):
-    from zxt import ingest as ingest_mod
+    from zxt.ingest import load as ingest_mod
 
     return ingest_mod.ingest_until(date.fromisoformat(day))
 
@@ -188,8 +189,8 @@ def test_dates_must_be_iso_even_where_postgresql_would_accept_them(landing, engi
 
 
 def test_source_gate_refuses_an_older_snapshot_in_place_of_todays(landing, engine):
-    from zxt import source_gate
-    from zxt.gate import GateFailed
+    from zxt.ingest import source_gate
+    from zxt.quality.mart_gate import GateFailed
 
     for day in ("2026-11-10", "2026-11-11"):
         drop(landing, "tax/taxpayers", day, "taxpayers.csv", HEADER + row(GOOD), "gb18030")

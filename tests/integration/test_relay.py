@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from zxt.settings import BUREAU_TZ, get_settings
+from zxt.core.settings import BUREAU_TZ, get_settings
 
 from tests.support import free_port
 
@@ -29,7 +29,7 @@ OK, BLACK, LIMITED, BROKEN, OPTED_OUT, SHARED = (
 
 @pytest.fixture(scope="module")
 def seeded(engine):
-    from zxt import dbt_cli
+    from zxt.transform import dbt_runner as dbt_cli
 
     from tests.support import reset_warehouse
 
@@ -40,7 +40,7 @@ def seeded(engine):
 
 @pytest.fixture
 def gateway(seeded):
-    from zxt.sms import simulator
+    from zxt_sandbox import sms_gateway as simulator
 
     with seeded.begin() as conn:
         conn.execute(
@@ -56,7 +56,7 @@ def gateway(seeded):
     )
     config.__post_init__()
     handle = simulator.SimulatorHandle.start(config, "127.0.0.1", free_port())
-    yield replace(get_settings(), sms_endpoint=handle.url), handle
+    yield get_settings().with_(sms__endpoint=handle.url), handle
     handle.close()
 
 
@@ -92,7 +92,7 @@ def states(engine) -> dict[str, list[str]]:
 
 
 def test_each_error_class_ends_in_its_state(seeded, gateway):
-    from zxt import relay
+    from zxt.delivery import relay
 
     settings, sim = gateway
     for number in (OK, BLACK, LIMITED, BROKEN):
@@ -121,7 +121,7 @@ def test_each_error_class_ends_in_its_state(seeded, gateway):
 
 
 def test_opt_out_after_queueing_is_respected_at_send_time(seeded, gateway):
-    from zxt import relay
+    from zxt.delivery import relay
 
     settings, sim = gateway
     stage(seeded, OPTED_OUT)
@@ -141,23 +141,23 @@ def test_opt_out_after_queueing_is_respected_at_send_time(seeded, gateway):
 
 
 def test_per_number_daily_cap_and_send_window(seeded, gateway):
-    from zxt import relay
+    from zxt.delivery import relay
 
     settings, sim = gateway
-    stage(seeded, SHARED, n=settings.sms_max_per_number_per_day + 2)  # an accountant's number
+    stage(seeded, SHARED, n=settings.sms.max_per_number_per_day + 2)  # an accountant's number
     assert relay.run_relay(NOW.replace(hour=7, minute=59), settings).claimed == 0  # before 08:00
     assert relay.run_relay(NOW.replace(hour=21), settings).claimed == 0  # from 21:00
     assert sim.messages() == []
     relay.run_relay(NOW, settings)
     sent = states(seeded)[SHARED]
-    assert sent.count("submitted") == settings.sms_max_per_number_per_day
+    assert sent.count("submitted") == settings.sms.max_per_number_per_day
     assert sent.count("queued") == 2
-    assert len(sim.messages()) == settings.sms_max_per_number_per_day
+    assert len(sim.messages()) == settings.sms.max_per_number_per_day
 
 
 def test_a_timeout_after_the_request_left_is_unknown_and_never_resent(seeded, gateway):
     """A gateway that takes the request and never answers: the outcome is unknown, not retried."""
-    from zxt import relay
+    from zxt.delivery import relay
 
     settings, _ = gateway
     listener = socket.socket()
@@ -181,7 +181,7 @@ def test_a_timeout_after_the_request_left_is_unknown_and_never_resent(seeded, ga
     thread.start()
     try:
         stage(seeded, OK)
-        silent = replace(settings, sms_endpoint=f"http://127.0.0.1:{port}/", sms_timeout_s=1.0)
+        silent = settings.with_(sms__endpoint=f"http://127.0.0.1:{port}/", sms__timeout_s=1.0)
         relay.run_relay(NOW, silent)
         relay.run_relay(NOW + timedelta(minutes=30), silent)
         assert states(seeded)[OK] == ["unknown"]
@@ -195,7 +195,7 @@ def test_a_timeout_after_the_request_left_is_unknown_and_never_resent(seeded, ga
 
 
 def test_validity_window_expires_stale_reminders(seeded, gateway):
-    from zxt import relay
+    from zxt.delivery import relay
 
     settings, sim = gateway
     stage(seeded, OK)
@@ -207,7 +207,7 @@ def test_validity_window_expires_stale_reminders(seeded, gateway):
 def test_a_warning_resolved_since_staging_is_not_sent(seeded, gateway):
     """The taxpayer filed after the reminder was staged: the next published date no longer has the
     warning, so the relay drops the reminder instead of telling them they are late."""
-    from zxt import relay
+    from zxt.delivery import relay
 
     settings, sim = gateway
     stage(seeded, OK)  # subject VAT:2026-01, staged for 2026-11-12

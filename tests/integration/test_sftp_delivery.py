@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -11,8 +10,9 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from zxt import bank_upload, sftp_server
-from zxt.settings import Settings
+from zxt.bank import sftp as bank_upload
+from zxt.core.settings import Settings
+from zxt_sandbox import sftp_server
 
 pytestmark = pytest.mark.integration
 
@@ -21,11 +21,11 @@ BANKS = {"ABC": "abc-secret", "XYZ": "xyz-secret"}
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
-    base = Settings(home=tmp_path, sftp_host="127.0.0.1", sftp_known_hosts=None)
+    base = Settings().with_(paths__home=tmp_path, paths__known_hosts_file=None, bank__sftp_host="127.0.0.1")
     sftp_server.ensure_server_files(base, BANKS)
     handle = sftp_server.serve_in_thread(base, "127.0.0.1", 0)
     try:
-        yield Settings(home=tmp_path, sftp_host="127.0.0.1", sftp_port=handle.port, sftp_known_hosts=None)
+        yield base.with_(bank__sftp_port=handle.port)
     finally:
         handle.stop()
 
@@ -85,10 +85,10 @@ def test_server_rename_semantics(settings: Settings) -> None:
         async with (
             asyncssh.connect(
                 "127.0.0.1",
-                settings.sftp_port,
+                settings.bank.sftp_port,
                 username="bank_ABC",
                 password=BANKS["ABC"],
-                known_hosts=str(settings.known_hosts),
+                known_hosts=str(settings.paths.known_hosts),
                 client_keys=None,
                 agent_path=None,
                 config=[],
@@ -156,8 +156,8 @@ def test_ensure_server_files_idempotent(settings: Settings) -> None:
 def test_wrong_pinned_host_key_refused(settings: Settings, tmp_path: Path) -> None:
     other = asyncssh.generate_private_key("ssh-ed25519")
     bad = tmp_path / "bad_known_hosts"
-    bad.write_text(sftp_server.known_hosts_line(other, "127.0.0.1", settings.sftp_port) + "\n")
-    wrong = dataclasses.replace(settings, sftp_known_hosts=bad)
+    bad.write_text(sftp_server.known_hosts_line(other, "127.0.0.1", settings.bank.sftp_port) + "\n")
+    wrong = settings.with_(paths__known_hosts_file=bad)
     with pytest.raises(asyncssh.HostKeyNotVerifiable):
         bank_upload.list_inbox(wrong, "ABC", BANKS["ABC"])
 
@@ -165,8 +165,8 @@ def test_wrong_pinned_host_key_refused(settings: Settings, tmp_path: Path) -> No
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
     with pytest.raises(asyncssh.HostKeyNotVerifiable):
-        bank_upload.list_inbox(dataclasses.replace(settings, sftp_known_hosts=empty), "ABC", BANKS["ABC"])
+        bank_upload.list_inbox(settings.with_(paths__known_hosts_file=empty), "ABC", BANKS["ABC"])
     with pytest.raises(FileNotFoundError):
         bank_upload.list_inbox(
-            dataclasses.replace(settings, sftp_known_hosts=tmp_path / "missing"), "ABC", BANKS["ABC"]
+            settings.with_(paths__known_hosts_file=tmp_path / "missing"), "ABC", BANKS["ABC"]
         )

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from zxt.settings import Settings
-from zxt.sms import tc3
-from zxt.sms.simulator import SimulatorConfig, SimulatorHandle, Template, default_config
-from zxt.sms.tencent import (
+from zxt.core.settings import Settings
+from zxt.delivery.channels import tc3
+from zxt.delivery.channels.tencent_sms import (
     PAUSE_CHANNEL,
     PERMANENT,
     RESCHEDULE,
@@ -31,6 +30,7 @@ from zxt.sms.tencent import (
     classify,
     mask_phone,
 )
+from zxt_sandbox.sms_gateway import SimulatorConfig, SimulatorHandle, Template, default_config
 
 pytestmark = pytest.mark.integration
 
@@ -64,14 +64,14 @@ def make_config() -> SimulatorConfig:
 
 
 def settings_for(url: str, secret_key: str = SECRET_KEY, timeout_s: float = 5.0) -> Settings:
-    return Settings(
-        sms_endpoint=url,
-        sms_region="ap-guangzhou",
-        sms_secret_id=SECRET_ID,
-        sms_secret_key=secret_key,
-        sms_app_id=APP_ID,
-        sms_sign_name=SIGN,
-        sms_timeout_s=timeout_s,
+    return Settings().with_(
+        sms__endpoint=url,
+        sms__region="ap-guangzhou",
+        sms__secret_id=SECRET_ID,
+        sms__secret_key=secret_key,
+        sms__app_id=APP_ID,
+        sms__sign_name=SIGN,
+        sms__timeout_s=timeout_s,
     )
 
 
@@ -134,11 +134,11 @@ def test_accepted_message_is_recorded_with_rendered_text(
 
 
 def test_default_config_matches_default_settings() -> None:
-    settings = Settings(sms_endpoint="http://127.0.0.1:1/")
+    settings = Settings().with_(sms__endpoint="http://127.0.0.1:1/")
     config = default_config(settings)
     assert config.templates[TEMPLATE_ID].params == 4  # from the dbt seed, or the built-in fallback
     with SimulatorHandle.start(config) as handle:
-        defaults = Settings(sms_endpoint=handle.url)
+        defaults = Settings().with_(sms__endpoint=handle.url)
         result = TencentSmsClient(defaults).send([OK_NUMBER], TEMPLATE_ID, PARAMS, "outbox:1")
         assert result.per_number[0].outcome == SUBMITTED
 
@@ -311,7 +311,7 @@ def test_cli_serves_records_and_stops_on_sigterm(tmp_path: Path, record: Path) -
     config_file.write_text(json.dumps(make_config().to_dict(), ensure_ascii=False), encoding="utf-8")
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "zxt.sms.simulator", "--host", "127.0.0.1", "--port", str(port)]
+        [sys.executable, "-m", "zxt_sandbox.sms_gateway", "--host", "127.0.0.1", "--port", str(port)]
         + ["--config", str(config_file), "--record", str(record)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

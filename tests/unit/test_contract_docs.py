@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from zxt import contract_docs
-from zxt.contracts import Column, Dataset, load_contracts
+from zxt.ingest.contracts import Column, Dataset, load_contracts
+from zxt_sandbox import contract_docs
 
-REGENERATE = "docs/contracts.md is out of date with the contracts: run `python -m zxt.contract_docs`"
+REGENERATE = "docs/contracts.md is out of date with the contracts: run `python -m zxt_sandbox.contract_docs`"
 
 
 def _doc() -> str:
     path = contract_docs.DOC_PATH
-    assert path.is_file(), f"{path} is missing: run `python -m zxt.contract_docs`"
+    assert path.is_file(), f"{path} is missing: run `python -m zxt_sandbox.contract_docs`"
     return path.read_text(encoding="utf-8")
 
 

@@ -3,18 +3,18 @@
 from datetime import date, datetime
 
 import pytest
-from zxt import delivery_policy
-from zxt.relay import SMS_FORBIDDEN_WORDS, in_send_window
-from zxt.settings import BUREAU_TZ, Settings
+from zxt.core import delivery_policy
+from zxt.core.settings import BUREAU_TZ, Settings
+from zxt.delivery.relay import SMS_FORBIDDEN_WORDS, in_send_window
 
 
 @pytest.fixture
 def settings():
-    return Settings(today_override=date(2026, 11, 13))
+    return Settings().with_(clock__today_override=date(2026, 11, 13))
 
 
 def test_current_business_date_is_yesterday_in_guangshui(settings):
-    assert settings.current_business_date() == date(2026, 11, 12)
+    assert settings.clock.current_business_date() == date(2026, 11, 12)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_sms_templates_in_the_seed_carry_no_finance_wording():
 def test_the_bureau_clock_can_be_set_for_a_replay(monkeypatch):
     monkeypatch.setenv("ZXT_NOW", "2026-11-13T10:00:00+08:00")
     s = Settings()
-    assert s.now() == datetime(2026, 11, 13, 10, 0, tzinfo=BUREAU_TZ)
-    assert s.today() == date(2026, 11, 13) and s.current_business_date() == date(2026, 11, 12)
+    assert s.clock.now() == datetime(2026, 11, 13, 10, 0, tzinfo=BUREAU_TZ)
+    assert s.clock.today() == date(2026, 11, 13) and s.clock.current_business_date() == date(2026, 11, 12)
     monkeypatch.setenv("ZXT_NOW", "2026-11-13T10:00:00")  # no zone: Guangshui time
-    assert Settings().now().utcoffset().total_seconds() == 8 * 3600
+    assert Settings().clock.now().utcoffset().total_seconds() == 8 * 3600

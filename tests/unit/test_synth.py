@@ -12,7 +12,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from zxt import contracts, synth, uscc
+from zxt.core import identifiers as uscc
+from zxt.ingest import contracts
+from zxt_sandbox import synth
 
 START, END = date(2026, 11, 10), date(2026, 11, 12)
 DAYS = [START + timedelta(days=i) for i in range((END - START).days + 1)]

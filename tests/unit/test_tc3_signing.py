@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from zxt.sms import tc3
+from zxt.delivery.channels import tc3
 
 # The documented request body, byte for byte (the \uXXXX escapes are literal text on the wire).
 DOC_BODY = b'{"Limit": 1, "Filters": [{"Values": ["\\u672a\\u547d\\u540d"], "Name": "instance-name"}]}'

@@ -1,0 +1,34 @@
+"""``zxt ingest``: landing zone → raw, the same code as the nightly ``ingest_drop`` tasks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import typer
+
+from zxt.cli.common import DateOpt, console, parse_date, progress
+
+
+def ingest(date_: DateOpt) -> None:
+    """Load every landing drop dated on or before the date (unchanged files are skipped)."""
+    from zxt.ingest import load
+
+    as_of = parse_date(date_)
+    drops = load.discover(as_of)
+    results = []
+    with progress() as bar:
+        task = bar.add_task("ingesting drops", total=len(drops))
+        for drop in drops:
+            results.extend(load.ingest_drop(drop))
+            bar.advance(task)
+    for r in map(asdict, results):
+        flag = (
+            "skipped (unchanged)"
+            if r["skipped"]
+            else f"{r['rows_loaded']:,} loaded, {r['rows_rejected']:,} rejected"
+        )
+        console.print(f"{r['source_file']}: {flag}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)

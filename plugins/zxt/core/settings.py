@@ -1,0 +1,241 @@
+"""All configuration in one typed place, read from ``ZXT_*`` environment variables, in sections.
+
+``settings.paths`` (files), ``.warehouse``, ``.clock`` (the bureau's clock), ``.pipeline`` (nightly
+run), ``.sms``, ``.delivery`` (send rules) and ``.bank`` (SFTP drops). Importing this module does
+no I/O, so DAG files may import it at parse time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from zxt.core.clock import BUREAU_TZ, Clock
+
+__all__ = ["BUREAU_TZ", "PROJECT_ROOT", "PgParams", "Settings", "get_settings", "reset_settings"]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "")
+    return value if value != "" else default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw else default
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        return float(raw) if raw else default
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r} is not a number") from exc
+
+
+def _opt_path(name: str) -> Path | None:
+    raw = os.environ.get(name, "")
+    return Path(raw) if raw else None
+
+
+@dataclass(frozen=True)
+class Paths:
+    home: Path = field(default_factory=lambda: Path(_env("ZXT_HOME", str(PROJECT_ROOT / ".zxt"))))
+    landing_dir: Path | None = field(default_factory=lambda: _opt_path("ZXT_LANDING_DIR"))
+    archive_dir: Path | None = field(default_factory=lambda: _opt_path("ZXT_ARCHIVE_DIR"))
+    known_hosts_file: Path | None = field(default_factory=lambda: _opt_path("ZXT_SFTP_KNOWN_HOSTS"))
+    gnupg_dir: Path | None = field(default_factory=lambda: _opt_path("ZXT_GNUPG_HOME"))
+
+    @property
+    def landing(self) -> Path:
+        return self.landing_dir or self.home / "landing"
+
+    @property
+    def archive(self) -> Path:
+        return self.archive_dir or self.home / "archive"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def sftp_dir(self) -> Path:
+        return self.home / "sftp"
+
+    @property
+    def known_hosts(self) -> Path:
+        """Pinned SSH host keys of the banks' SFTP servers."""
+        return self.known_hosts_file or self.sftp_dir / "known_hosts"
+
+    @property
+    def gnupg(self) -> Path:
+        return self.gnupg_dir or self.home / "gnupg"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return PROJECT_ROOT / "dbt_project"
+
+
+@dataclass(frozen=True)
+class PgParams:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://{self.user}:{self.password}@{self.host}:{self.port}/{self.dbname}"
+
+    @property
+    def libpq(self) -> str:
+        return f"host={self.host} port={self.port} user={self.user} password={self.password} dbname={self.dbname}"
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    # Empty means: use the embedded PostgreSQL under <home>/pg, started on demand.
+    url: str = field(default_factory=lambda: _env("ZXT_WAREHOUSE_URL", ""))
+    embedded_port: int = field(default_factory=lambda: _env_int("ZXT_EMBEDDED_PG_PORT", 54329))
+
+    @property
+    def embedded(self) -> bool:
+        return not self.url
+
+    @property
+    def pg(self) -> PgParams:
+        if self.embedded:
+            return PgParams("127.0.0.1", self.embedded_port, "zxt", "zxt", "zxt")
+        parts = urlsplit(self.url)
+        if parts.scheme.split("+")[0] not in ("postgresql", "postgres") or not parts.hostname:
+            raise ValueError("ZXT_WAREHOUSE_URL must look like postgresql://user:password@host:port/dbname")
+        if not parts.path.strip("/"):
+            raise ValueError(
+                "ZXT_WAREHOUSE_URL names no database: postgresql://user:password@host:port/dbname"
+            )
+        return PgParams(
+            host=parts.hostname,
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            dbname=unquote(parts.path.strip("/")),
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment variables read by dbt_project/profiles.yml."""
+        pg = self.pg
+        return {
+            "ZXT_PG_HOST": pg.host,
+            "ZXT_PG_PORT": str(pg.port),
+            "ZXT_PG_USER": pg.user,
+            "ZXT_PG_PASSWORD": pg.password,
+            "ZXT_PG_DBNAME": pg.dbname,
+        }
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    # The nightly run looks for new or changed drops this many days back (older ones: `zxt ingest`).
+    ingest_lookback_days: int = field(default_factory=lambda: _env_int("ZXT_INGEST_LOOKBACK_DAYS", 14))
+    # Delay between Airflow task retries.
+    retry_delay_s: int = field(default_factory=lambda: _env_int("ZXT_RETRY_DELAY_S", 300))
+    # Reminders for returns due within this many days (dbt var warning_horizon_days).
+    warning_horizon_days: int = field(default_factory=lambda: _env_int("ZXT_WARNING_HORIZON_DAYS", 7))
+    # Overdue returns older than this get no SMS: officers follow them up instead.
+    reminder_max_days_late: int = field(default_factory=lambda: _env_int("ZXT_REMINDER_MAX_DAYS_LATE", 90))
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    """Tencent Cloud SMS ``SendSms`` 2021-01-11."""
+
+    endpoint: str = field(default_factory=lambda: _env("ZXT_SMS_ENDPOINT", "http://127.0.0.1:18080/"))
+    region: str = field(default_factory=lambda: _env("ZXT_SMS_REGION", "ap-guangzhou"))
+    secret_id: str = field(default_factory=lambda: _env("ZXT_SMS_SECRET_ID", "AKIDzxtLocalSimulator0001"))
+    secret_key: str = field(default_factory=lambda: _env("ZXT_SMS_SECRET_KEY", "zxt-local-simulator-secret"))
+    app_id: str = field(default_factory=lambda: _env("ZXT_SMS_APP_ID", "1400000001"))
+    sign_name: str = field(default_factory=lambda: _env("ZXT_SMS_SIGN_NAME", "广水市税务局"))
+    timeout_s: float = field(default_factory=lambda: _env_float("ZXT_SMS_TIMEOUT_S", 10.0))
+    max_per_number_per_day: int = field(default_factory=lambda: _env_int("ZXT_SMS_MAX_PER_NUMBER_DAY", 3))
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """When taxpayers may be messaged (Asia/Shanghai hours)."""
+
+    send_window_start_hour: int = 8
+    send_window_end_hour: int = 21
+
+
+@dataclass(frozen=True)
+class BankSettings:
+    """Bank referral drops over SFTP."""
+
+    sftp_host: str = field(default_factory=lambda: _env("ZXT_SFTP_HOST", "127.0.0.1"))
+    sftp_port: int = field(default_factory=lambda: _env_int("ZXT_SFTP_PORT", 18022))
+    sender_code: str = field(default_factory=lambda: _env("ZXT_SENDER_CODE", "ZXT"))
+
+    def sftp_password(self, bank_code: str) -> str:
+        """Password of our account on a bank's SFTP server (ZXT_SFTP_PASSWORD_<BANK>)."""
+        return _env(f"ZXT_SFTP_PASSWORD_{bank_code.upper()}", f"zxt-{bank_code.lower()}-local")
+
+    def cipher(self, bank_code: str) -> str:
+        """How files for a bank are encrypted (ZXT_BANK_CIPHER_<BANK>): gpg (default) or none."""
+        value = _env(f"ZXT_BANK_CIPHER_{bank_code.upper()}", "gpg")
+        if value not in {"gpg", "none"}:
+            raise ValueError(
+                f"ZXT_BANK_CIPHER_{bank_code.upper()}={value!r}: use gpg or none (SM2/SM4 not built yet)"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: Paths = field(default_factory=Paths)
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
+    clock: Clock = field(default_factory=Clock)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    bank: BankSettings = field(default_factory=BankSettings)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some values changed, named ``<section>__<field>``: ``with_(sms__endpoint=url)``."""
+        sections: dict[str, dict[str, Any]] = {}
+        for key, value in changes.items():
+            section, sep, name = key.partition("__")
+            if not sep or not hasattr(self, section):
+                raise TypeError(f"{key!r}: name a section field as <section>__<field>, e.g. sms__endpoint")
+            sections.setdefault(section, {})[name] = value
+        return dataclasses.replace(
+            self, **{s: dataclasses.replace(getattr(self, s), **kw) for s, kw in sections.items()}
+        )
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,187 @@
+"""What a business date produced, for the demo and for `zxt summary`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from zxt.bank import sftp as bank_upload
+from zxt.core.settings import Settings, get_settings
+from zxt.ingest import contracts
+from zxt.warehouse import server as warehouse
+
+
+@dataclass
+class Summary:
+    as_of_date: str
+    raw_rows: dict[str, int] = field(default_factory=dict)
+    rejects: list[tuple[str, str, int]] = field(default_factory=list)
+    layer_rows: dict[str, int] = field(default_factory=dict)
+    warnings: list[tuple] = field(default_factory=list)
+    gate: dict | None = None
+    published: bool = False
+    outbox: dict[str, int] = field(default_factory=dict)
+    gateway_accepted: int | None = None
+    bank_ledger: list[tuple] = field(default_factory=list)
+    sftp_files: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _count(conn: sa.Connection, sql: str, **params) -> int:
+    try:
+        with conn.begin_nested():
+            return int(conn.execute(sa.text(sql), params).scalar() or 0)
+    except sa.exc.ProgrammingError:
+        return 0
+
+
+def collect(as_of: date, settings: Settings | None = None) -> Summary:
+    settings = settings or get_settings()
+    s = Summary(as_of.isoformat())
+    engine = warehouse.engine(settings)
+    with engine.connect() as conn:
+        for ds in contracts.load_contracts().values():
+            s.raw_rows[f"raw.{ds.raw_table}"] = _count(conn, f"select count(*) from raw.{ds.raw_table}")
+        s.rejects = [
+            tuple(r)
+            for r in conn.execute(
+                sa.text("select dataset, rule, count(*) from raw.rejects group by 1, 2 order by 1, 2")
+            ).all()
+        ]
+        for name in ("stg.stg_tax__taxpayers", "stg.stg_tax__filings", "int.int_filings__expected_vs_actual"):
+            s.layer_rows[name] = _count(conn, f"select count(*) from {name}")
+        for name in ("marts.credit_warning", "marts.bank_referral"):
+            s.layer_rows[f"{name} [{as_of}]"] = _count(
+                conn, f"select count(*) from {name} where as_of_date = :d", d=as_of
+            )
+        try:
+            with conn.begin_nested():
+                s.warnings = [
+                    tuple(r)
+                    for r in conn.execute(
+                        sa.text(
+                            """select warning_type, count(*), count(distinct uscc), sum(projected_deduction),
+                                  sum(restorable_points), count(*) filter (where sms_reachable)
+                           from marts.credit_warning where as_of_date = :d group by 1 order by 1"""
+                        ),
+                        {"d": as_of},
+                    ).all()
+                ]
+        except sa.exc.ProgrammingError:
+            s.warnings = []
+        gate_row = conn.execute(
+            sa.text(
+                "select success, details from ops.gate_results where as_of_date = :d and gate = 'credit_warning' "
+                "order by checked_at desc limit 1"
+            ),
+            {"d": as_of},
+        ).first()
+        if gate_row:
+            s.gate = {"success": gate_row.success, **gate_row.details}
+        s.published = bool(
+            conn.execute(
+                sa.text("select 1 from ops.publish_log where as_of_date = :d"), {"d": as_of}
+            ).scalar()
+        )
+        s.outbox = dict(
+            conn.execute(
+                sa.text("select status, count(*) from delivery.outbox where as_of_date = :d group by 1"),
+                {"d": as_of},
+            ).all()
+        )
+        s.bank_ledger = [
+            tuple(r)
+            for r in conn.execute(
+                sa.text(
+                    "select bank_code, product_code, data_file, row_count, status from delivery.bank_ledger "
+                    "where business_date = :d order by 1, 2"
+                ),
+                {"d": as_of},
+            ).all()
+        ]
+    s.gateway_accepted = _gateway_accepted(settings)
+    for bank in sorted({row[0] for row in s.bank_ledger}):
+        try:
+            s.sftp_files[bank] = bank_upload.list_inbox(settings, bank, settings.bank.sftp_password(bank))
+        except (OSError, Exception):  # the SFTP server may not be running outside the demo
+            s.sftp_files[bank] = [
+                f"(server not reachable; inbox folder {settings.paths.sftp_dir / 'root' / bank})"
+            ]
+    return s
+
+
+def _gateway_accepted(settings: Settings) -> int | None:
+    record = settings.paths.run_dir / "sms-messages.jsonl"
+    if not record.exists():
+        return None
+    with record.open(encoding="utf-8") as fh:
+        return sum(1 for line in fh if line.strip() and json.loads(line))
+
+
+def print_summary(as_of: date, console: Console, settings: Settings | None = None) -> Summary:
+    settings = settings or get_settings()
+    s = collect(as_of, settings)
+    console.rule(f"[bold]增信通 — business date {s.as_of_date}")
+
+    t = Table("layer / table", "rows", title="Rows per layer")
+    for name, n in {**s.raw_rows, **s.layer_rows}.items():
+        t.add_row(name, f"{n:,}")
+    console.print(t)
+
+    t = Table("dataset", "rule", "rows", title="Rejected input rows (raw.rejects)")
+    for ds, rule, n in s.rejects:
+        t.add_row(ds, rule, f"{n:,}")
+    if not s.rejects:
+        t.add_row("—", "none", "0")
+    console.print(t)
+
+    t = Table(
+        "warning type",
+        "rows",
+        "enterprises",
+        "projected deduction",
+        "restorable",
+        "SMS-reachable",
+        title="Credit warnings (marts.credit_warning)",
+    )
+    for w in s.warnings:
+        t.add_row(w[0], f"{w[1]:,}", f"{w[2]:,}", f"{w[3]:,}", f"{w[4]:,}", f"{w[5]:,}")
+    console.print(t)
+
+    gate = (
+        "not run"
+        if s.gate is None
+        else (
+            "[green]passed[/]"
+            if s.gate["success"]
+            else "[red]FAILED[/] " + "; ".join(s.gate.get("failures", []))
+        )
+    )
+    console.print(f"Mart gate: {gate}   Published: {'yes' if s.published else 'no'}")
+    console.print(f"Reminders in outbox: {s.outbox or 'none'}")
+    if s.outbox.get("queued"):
+        console.print("  (queued = due later: a per-number daily cap or a provider limit rescheduled them)")
+    accepted = "simulator record not found" if s.gateway_accepted is None else f"{s.gateway_accepted:,}"
+    console.print(f"Messages accepted by the SMS gateway: {accepted}")
+    for bank, product, data_file, rows, status in s.bank_ledger:
+        console.print(f"Bank drop {bank}/{product}: {data_file} ({rows:,} rows, {status})")
+    for bank, files in s.sftp_files.items():
+        console.print(f"SFTP inbox of {bank}: {', '.join(files) or '(empty)'}")
+
+    pg = settings.warehouse.pg
+    console.rule("Where to look")
+    console.print(
+        f"warehouse   psql 'postgresql://{pg.user}:{pg.password if settings.warehouse.embedded else '***'}@{pg.host}:{pg.port}/{pg.dbname}'\n"
+        "            officers: marts.credit_warning_current (masked); marts.credit_warning, marts.bank_referral\n"
+        "            rejects: raw.rejects; loads: ops.load_batches; gates: ops.gate_results; outbox: delivery.outbox\n"
+        f"landing     {settings.paths.landing}\n"
+        f"archive     {settings.paths.archive}\n"
+        f"SFTP inbox  {settings.paths.sftp_dir / 'root'}\n"
+        f"SMS record  {settings.paths.run_dir / 'sms-messages.jsonl'}\n"
+        f"Airflow     {settings.paths.airflow_home} (logs: {settings.paths.run_dir})"
+    )
+    return s

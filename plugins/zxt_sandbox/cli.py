@@ -1,0 +1,99 @@
+"""Sandbox commands of ``zxt`` (registered through the ``zxt.commands`` entry point):
+``synth``, ``sim sms|sftp``, ``demo``, ``bench``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from zxt.cli.common import console, parse_date, progress
+from zxt.core.settings import get_settings
+
+sim_app = typer.Typer(help="Loopback stand-ins for external systems (SMS gateway, bank SFTP).")
+
+
+def synth(
+    start: Annotated[str, typer.Option(help="First business date (its drop carries the history).")],
+    end: Annotated[str, typer.Option(help="Last business date.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Landing root (default: ZXT_LANDING_DIR or .zxt/landing).")
+    ] = None,
+    enterprises: Annotated[int, typer.Option(help="Number of enterprises.")] = 15000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 42,
+    bad_rows: Annotated[bool, typer.Option(help="Add contract-violating files to the last drop.")] = False,
+) -> None:
+    """Write a synthetic Guangshui county landing zone for a date range."""
+    from zxt_sandbox import synth as synth_mod
+
+    target = out or get_settings().paths.landing
+    s, e = parse_date(start), parse_date(end)
+    with progress() as bar:
+        task = bar.add_task("synthesising enterprises", total=None)
+
+        def tick(done: int) -> None:
+            bar.update(task, completed=done)
+
+        summary = synth_mod.generate(
+            target, s, e, enterprises=enterprises, seed=seed, progress=tick, inject_bad_rows=bad_rows
+        )
+    for name, count in summary.datasets.items():
+        console.print(f"{name:22} {count.files:3} files {count.rows:>10,} rows")
+    console.print(f"landing zone: {target}")
+
+
+@sim_app.command("sms")
+def sim_sms(
+    port: Annotated[int, typer.Option()] = 18080,
+    record: Annotated[Path | None, typer.Option(help="Append accepted messages (JSONL).")] = None,
+) -> None:
+    """Run the Tencent Cloud SMS gateway simulator on 127.0.0.1 until interrupted."""
+    from zxt_sandbox import sms_gateway
+
+    argv = ["--host", "127.0.0.1", "--port", str(port)]
+    if record:
+        argv += ["--record", str(record)]
+    raise typer.Exit(sms_gateway.main(argv))
+
+
+@sim_app.command("sftp")
+def sim_sftp(port: Annotated[int, typer.Option()] = 18022) -> None:
+    """Run the bank SFTP server on 127.0.0.1 until interrupted (inboxes under .zxt/sftp/root)."""
+    from zxt_sandbox import sftp_server
+
+    sftp_server.main(["--host", "127.0.0.1", "--port", str(port)])
+
+
+def demo(
+    date_: Annotated[str, typer.Option("--date", "-d", help="Business date to run.")] = "2026-11-12",
+    enterprises: Annotated[int, typer.Option(help="County size.")] = 15000,
+) -> None:
+    """Generate a county, run zxt_nightly and zxt_outreach_relay for one date, print a summary."""
+    from zxt_sandbox import demo as demo_mod
+
+    raise typer.Exit(demo_mod.run(parse_date(date_), enterprises=enterprises, console=console))
+
+
+def bench(
+    enterprises: Annotated[int, typer.Option(help="County size.")] = 15000,
+    seed: Annotated[int, typer.Option()] = 42,
+) -> None:
+    """Benchmark ingest (landing → raw) against PostgreSQL's own COPY, on a separate warehouse."""
+    from zxt_sandbox import bench as bench_mod
+
+    with console.status(f"benchmarking ingest of a {enterprises:,}-enterprise county"):
+        r = bench_mod.run_ingest(enterprises=enterprises, seed=seed)
+    console.print(
+        f"county {r.enterprises:,} enterprises: {r.files} files, {r.bytes / 1e6:.1f} MB, synth {r.synth_s:.1f}s\n"
+        f"ingest: {r.rows_loaded:,} rows loaded, {r.rows_rejected:,} rejected in {r.ingest_s:.2f}s "
+        f"= {r.rows_per_s:,.0f} rows/s\n"
+        f"COPY baseline (filings file, untyped): {r.copy_baseline_rows:,} rows in {r.copy_baseline_s:.2f}s "
+        f"= {r.copy_rows_per_s:,.0f} rows/s; ingest reaches {r.rows_per_s / r.copy_rows_per_s:.0%} of it"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(synth)
+    app.add_typer(sim_app, name="sim")
+    app.command()(demo)
+    app.command()(bench)
