@@ -16,6 +16,7 @@ demo: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/sqlfluff lint dbt_project/models --disable-progress-bar --nocolor
 	$(BIN)/pytest
 
@@ -37,7 +38,8 @@ system-deps:
 	  apt-get update -qq && apt-get install -y -qq gnupg openssh-client >/dev/null; }
 
 lint:
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/sqlfluff lint dbt_project/models
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports --no-cache \
+	  && $(BIN)/sqlfluff lint dbt_project/models
 
 format:
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

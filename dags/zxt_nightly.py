@@ -22,25 +22,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
-from zxt.core.settings import PROJECT_ROOT, get_settings
-from zxt.transform import dbt_env
+from airflow.sdk import dag
 
-DBT_DIR = PROJECT_ROOT / "dbt_project"
-dbt_env.export()  # environment only: the dbt profile reads the warehouse address from it
-
-
-def _run_type(ctx) -> str:
-    run_type = ctx["dag_run"].run_type
-    return getattr(run_type, "value", str(run_type))  # DagRunType enum -> "backfill", "scheduled", ...
-
-
-def _as_of():
-    from datetime import date
-
-    return date.fromisoformat(get_current_context()["ds"])
+from zxt.core.settings import get_settings
+from zxt.orchestration.tasks import delivery, ingest, quality, transform
 
 
 @dag(
@@ -58,120 +43,12 @@ def _as_of():
     doc_md=__doc__,
 )
 def zxt_nightly():
-    @task
-    def list_drops() -> list[dict]:
-        from datetime import timedelta
-
-        from zxt.ingest import load as ingest
-
-        # A bounded window keeps the mapped task count flat as the landing zone grows.
-        since = _as_of() - timedelta(days=get_settings().pipeline.ingest_lookback_days)
-        return [
-            {"dataset": d.dataset, "drop_date": d.drop_date.isoformat(), "path": str(d.path)}
-            for d in ingest.discover(_as_of(), since=since)
-        ]
-
-    @task(
-        map_index_template="{{ task.op_kwargs['drop']['dataset'] }} {{ task.op_kwargs['drop']['drop_date'] }}"
-    )
-    def ingest_drop(drop: dict) -> list[dict]:
-        from dataclasses import asdict
-        from datetime import date
-        from pathlib import Path
-
-        from zxt.ingest import load as ingest
-
-        d = ingest.Drop(drop["dataset"], date.fromisoformat(drop["drop_date"]), Path(drop["path"]))
-        return [asdict(r) for r in ingest.ingest_drop(d)]
-
-    # Runs even when no drop needed loading (an empty mapping skips ingest_drop).
-    @task(trigger_rule="none_failed")
-    def source_gate() -> dict:
-        from airflow.exceptions import AirflowFailException
-        from zxt.ingest import source_gate as sg
-        from zxt.quality.mart_gate import GateFailed
-
-        try:
-            return sg.check_sources(_as_of())
-        except GateFailed as exc:  # bad data: retrying cannot help
-            raise AirflowFailException(str(exc)) from exc
-
-    dbt = DbtTaskGroup(
-        group_id="dbt",
-        project_config=ProjectConfig(
-            dbt_project_path=DBT_DIR,
-            manifest_path=DBT_DIR / "target" / "manifest.json",
-            dbt_vars={
-                "as_of_date": "{{ ds }}",
-                "warning_horizon_days": str(get_settings().pipeline.warning_horizon_days),
-            },
-        ),
-        profile_config=ProfileConfig(
-            profile_name="zxt", target_name="warehouse", profiles_yml_filepath=DBT_DIR / "profiles.yml"
-        ),
-        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            test_behavior=TestBehavior.AFTER_EACH,
-            emit_datasets=False,
-        ),
-        operator_args={"install_deps": False, "emit_datasets": False},
-        default_args={"retries": 1},
-    )
-
-    @task
-    def mart_gate() -> dict:
-        from dataclasses import asdict
-
-        from airflow.exceptions import AirflowFailException
-        from zxt.quality import mart_gate as gate
-
-        result = gate.check_credit_warning(_as_of())
-        try:
-            gate.require_pass(result)
-        except gate.GateFailed as exc:  # bad data: retrying cannot help
-            raise AirflowFailException(str(exc)) from exc
-        return asdict(result)
-
-    @task
-    def publish() -> str:
-        from zxt.quality import publish as pub
-
-        ctx = get_current_context()
-        pub.publish(_as_of(), run_id=ctx["run_id"])
-        return ctx["ds"]
-
-    @task
-    def stage_reminders() -> dict:
-        from dataclasses import asdict
-
-        from zxt.core import delivery_policy
-        from zxt.delivery import outbox
-
-        ctx = get_current_context()
-        decision = delivery_policy.decide(_as_of(), _run_type(ctx))
-        if not decision.deliver:
-            return {"staged": 0, "reason": decision.reason}
-        return {**asdict(outbox.stage_reminders(_as_of())), "reason": decision.reason}
-
-    @task
-    def bank_drop() -> dict:
-        from dataclasses import asdict
-
-        from zxt.bank import drop as bd
-        from zxt.core import delivery_policy
-
-        ctx = get_current_context()
-        decision = delivery_policy.decide(_as_of(), _run_type(ctx))
-        if not decision.deliver:
-            return {"drops": [], "reason": decision.reason}
-        return {"drops": [asdict(r) for r in bd.deliver_bank_referrals(_as_of())], "reason": decision.reason}
-
-    loaded = ingest_drop.expand(drop=list_drops())
-    gated = source_gate()
-    published = publish()
-    loaded >> gated >> dbt >> mart_gate() >> published
-    published >> [stage_reminders(), bank_drop()]
+    drops = ingest.list_drops()
+    ingest.upgrade_warehouse() >> drops
+    loaded = ingest.ingest_drop.expand(drop=drops)
+    published = quality.publish()
+    loaded >> ingest.source_gate() >> transform.dbt_group() >> quality.mart_gate() >> published
+    published >> [delivery.stage_reminders(), delivery.bank_drop()]
 
 
 zxt_nightly()

@@ -13,7 +13,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import dag
+
+from zxt.orchestration.tasks import delivery
 
 
 @dag(
@@ -27,18 +29,7 @@ from airflow.sdk import dag, task
     doc_md=__doc__,
 )
 def zxt_outreach_relay():
-    @task
-    def relay() -> dict:
-        from dataclasses import asdict
-
-        from zxt.delivery import relay as r
-
-        stats = r.run_relay()
-        out = asdict(stats)
-        out["outcomes"] = dict(stats.outcomes)
-        return out
-
-    relay()
+    delivery.relay()
 
 
 zxt_outreach_relay()

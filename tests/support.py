@@ -17,9 +17,11 @@ def free_port() -> int:
 def reset_warehouse(engine) -> None:
     """Drop everything the pipeline created: each scenario starts from an empty warehouse."""
     import sqlalchemy as sa
-    from zxt.warehouse import schema as zschema
+
+    from zxt.warehouse import migrate
 
     with engine.begin() as conn:
         for schema in DERIVED_SCHEMAS + OWNED_SCHEMAS:
             conn.execute(sa.text(f"drop schema if exists {schema} cascade"))
-    zschema.ensure(engine)
+    migrate.forget_checks()
+    migrate.upgrade(engine)

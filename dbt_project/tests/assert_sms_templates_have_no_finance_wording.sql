@@ -1,7 +1,9 @@
 -- SMS template rules reject finance / marketing content: a reminder about the taxpayer's own
 -- filing may never mention loans, credit reports or banks (delivery.md, "Rules on what may be sent").
-select template_code, text_zh
-from {{ ref('message_templates') }}
-where channel = 'sms'
-  and (text_zh like '%贷%' or text_zh like '%银行%' or text_zh like '%征信%' or text_zh like '%融资%'
-       or text_zh like '%利率%' or text_zh like '%额度%')
+-- The words are the forbidden_wording seed, which the relay also checks at send time.
+select
+    t.template_code,
+    w.word
+from {{ ref('message_templates') }} as t
+inner join {{ ref('forbidden_wording') }} as w
+    on t.channel = w.channel and strpos(t.text_zh, w.word) > 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import gnupg
+
 from zxt.bank import pgp
 from zxt.core.settings import Settings
 

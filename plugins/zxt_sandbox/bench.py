@@ -13,11 +13,11 @@ from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
+
 from zxt.core.settings import Settings, get_settings
 from zxt.ingest import load as ingest
-from zxt.warehouse import schema
+from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
-
 from zxt_sandbox import synth
 
 
@@ -59,7 +59,8 @@ def run_ingest(enterprises: int = 15000, seed: int = 42, as_of: date = date(2026
     with engine.begin() as conn:
         for s in ("raw", "ops"):
             conn.execute(sa.text(f"drop schema if exists {s} cascade"))
-    schema.ensure(engine)
+    migrate.forget_checks()
+    migrate.upgrade(engine)
 
     t = time.perf_counter()
     marker = settings.paths.landing / f".bench-{enterprises}-{seed}-{as_of}"

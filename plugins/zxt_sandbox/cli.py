@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from zxt.cli.common import console, parse_date, progress
 from zxt.core.settings import get_settings
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from zxt.core.identifiers import MOBILE_PATTERN
 from zxt.core.settings import PROJECT_ROOT
-from zxt.ingest.contracts import CONTRACTS_FILE, TYPES, Column, Dataset, load_contracts
+from zxt.ingest.contracts import CONTRACTS_DIR, TYPES, Column, Dataset, load_contracts
 
 DOC_PATH = PROJECT_ROOT / "docs" / "contracts.md"
 
@@ -21,7 +22,7 @@ TYPE_CHECKS: dict[str, str] = {
     "numeric": "a decimal with at most 16 integer digits and 2 decimals, no thousands separator (`1234.50`)",
     "bool": "`0` or `1`",
     "uscc": "an 18-character unified social credit code (GB 32100 alphabet and check digit)",
-    "mobile": "a mainland mobile number, 11 digits `1[3-9]XXXXXXXXX` (no `+86`, no spaces)",
+    "mobile": f"a mainland mobile number matching `{MOBILE_PATTERN}` (11 digits, no `+86`, no spaces)",
     "enum": "exactly one of the column's allowed values (case-sensitive)",
 }
 
@@ -110,9 +111,9 @@ def _column_row(col: Column, key: tuple[str, ...]) -> tuple[str, ...]:
 
 def _source_label() -> str:
     try:
-        return CONTRACTS_FILE.relative_to(PROJECT_ROOT).as_posix()
+        return CONTRACTS_DIR.relative_to(PROJECT_ROOT).as_posix() + "/*.yml"
     except ValueError:
-        return CONTRACTS_FILE.name
+        return CONTRACTS_DIR.name + "/*.yml"
 
 
 def _intro() -> list[str]:
@@ -241,7 +242,7 @@ def render_markdown(contracts: dict[str, Dataset]) -> str:
 
 
 def write(path: Path = DOC_PATH) -> Path:
-    """Regenerate the contracts page from contracts/landing.yml."""
+    """Regenerate the contracts page from the landing contracts (zxt/ingest/landing/*.yml)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_markdown(load_contracts()), encoding="utf-8")
     return path

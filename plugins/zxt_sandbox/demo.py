@@ -19,12 +19,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from rich.console import Console
+
 from zxt.core.settings import BUREAU_TZ, PROJECT_ROOT, Settings, get_settings, reset_settings
 from zxt.ops import summary as report
 from zxt.orchestration import airflow_env
 from zxt.transform import dbt_runner as dbt_cli
 from zxt.warehouse import server as warehouse
-
 from zxt_sandbox import bank_keys, sftp_server
 
 SEED = 42

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import asyncssh
+
 from zxt.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

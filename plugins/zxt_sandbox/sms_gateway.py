@@ -31,6 +31,8 @@ from types import TracebackType
 from typing import Any
 
 import requests
+
+from zxt.core.identifiers import MOBILE_PATTERN
 from zxt.core.settings import BUREAU_TZ, Settings, get_settings
 from zxt.delivery.channels import tc3
 
@@ -51,7 +53,8 @@ KNOWN_PARAMETERS = frozenset(
         "SenderId",
     }
 )
-MAINLAND_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
+# Tencent takes E.164: +86 followed by a mainland mobile number.
+MAINLAND_MOBILE = re.compile(r"^\+86" + MOBILE_PATTERN.lstrip("^"))
 BUILTIN_TEMPLATE_ID = "2400001"
 BUILTIN_TEMPLATE_TEXT = (
     "尊敬的{1}：您的{2}（所属期{3}）申报截止日为{4}，请按时申报，避免影响纳税信用。拒收请回复R"

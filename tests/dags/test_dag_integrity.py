@@ -68,23 +68,41 @@ def test_nightly_order_gates_delivery(dagbag):
 
 def test_a_backfill_run_is_recognised_as_one():
     """Airflow hands tasks a DagRunType enum; the delivery rule must see "backfill", not its repr."""
-    import importlib.util
     from datetime import date
     from types import SimpleNamespace
 
     from airflow.utils.types import DagRunType
+
     from zxt.core import delivery_policy
     from zxt.core.settings import Settings
+    from zxt.orchestration.tasks import context as module
 
-    spec = importlib.util.spec_from_file_location("zxt_nightly_for_test", DAGS / "zxt_nightly.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    run_type = module._run_type({"dag_run": SimpleNamespace(run_type=DagRunType.BACKFILL_JOB)})
+    run_type = module.run_type({"dag_run": SimpleNamespace(run_type=DagRunType.BACKFILL_JOB)})
     assert run_type == "backfill"
     settings = Settings().with_(clock__today_override=date(2026, 11, 13))
     assert not delivery_policy.decide(date(2026, 11, 12), run_type, settings).deliver
     assert delivery_policy.decide(
         date(2026, 11, 12),
-        module._run_type({"dag_run": SimpleNamespace(run_type=DagRunType.SCHEDULED)}),
+        module.run_type({"dag_run": SimpleNamespace(run_type=DagRunType.SCHEDULED)}),
         settings,
     ).deliver
+
+
+def test_dags_import_only_the_product():
+    """DAG files run in every Airflow process of production, where the sandbox is not installed."""
+    import ast
+
+    dags = Path(__file__).resolve().parents[2] / "dags"
+    for path in dags.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not any(n.split(".")[0] == "zxt_sandbox" for n in names), (
+                f"{path.name} imports the sandbox"
+            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typer.testing import CliRunner
+
 from zxt.cli.main import app
 from zxt.ingest import contracts
 

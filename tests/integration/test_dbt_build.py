@@ -14,12 +14,11 @@ AS_OF = date(2026, 11, 12)
 def built(engine, tmp_path_factory):
     import os
 
+    from tests.support import reset_warehouse
     from zxt.core.settings import reset_settings
     from zxt.ingest import load as ingest
     from zxt.transform import dbt_runner as dbt_cli
     from zxt_sandbox import synth
-
-    from tests.support import reset_warehouse
 
     reset_warehouse(engine)
     landing = tmp_path_factory.mktemp("landing")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from zxt.bank import pgp as gpg
 from zxt.core.settings import Settings
 from zxt_sandbox import bank_keys

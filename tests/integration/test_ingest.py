@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from zxt.core import identifiers as uscc
 from zxt.ingest import contracts
 
@@ -189,8 +190,8 @@ def test_dates_must_be_iso_even_where_postgresql_would_accept_them(landing, engi
 
 
 def test_source_gate_refuses_an_older_snapshot_in_place_of_todays(landing, engine):
+    from zxt.core.errors import GateFailed
     from zxt.ingest import source_gate
-    from zxt.quality.mart_gate import GateFailed
 
     for day in ("2026-11-10", "2026-11-11"):
         drop(landing, "tax/taxpayers", day, "taxpayers.csv", HEADER + row(GOOD), "gb18030")

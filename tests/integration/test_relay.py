@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from zxt.core.settings import BUREAU_TZ, get_settings
 
 from tests.support import free_port
+from zxt.core.settings import BUREAU_TZ, get_settings
 
 NOW = datetime(2026, 11, 13, 10, 0, tzinfo=BUREAU_TZ)
 OK, BLACK, LIMITED, BROKEN, OPTED_OUT, SHARED = (
@@ -29,9 +29,8 @@ OK, BLACK, LIMITED, BROKEN, OPTED_OUT, SHARED = (
 
 @pytest.fixture(scope="module")
 def seeded(engine):
-    from zxt.transform import dbt_runner as dbt_cli
-
     from tests.support import reset_warehouse
+    from zxt.transform import dbt_runner as dbt_cli
 
     reset_warehouse(engine)
     dbt_cli.invoke(["seed", "--select", "message_templates"])

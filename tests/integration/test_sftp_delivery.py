@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncssh
 import pytest
+
 from zxt.bank import sftp as bank_upload
 from zxt.core.settings import Settings
 from zxt_sandbox import sftp_server

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from zxt.core.settings import Settings
 from zxt.delivery.channels import tc3
 from zxt.delivery.channels.tencent_sms import (

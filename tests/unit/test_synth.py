@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+
 from zxt.core import identifiers as uscc
 from zxt.ingest import contracts
 from zxt_sandbox import synth
@@ -153,7 +154,9 @@ def test_a_longer_run_reproduces_a_shorter_one_and_passes_do_not_matter(
     synth.generate(shorter, START, START + timedelta(days=1), enterprises=SMALL, seed=7)
     full = digests(out)
     assert all(full[k] == v for k, v in digests(shorter).items())
-    monkeypatch.setattr(synth, "MAX_DROPS_PER_PASS", 2)  # forces two passes over the county
+    from zxt_sandbox.synth import writer
+
+    monkeypatch.setattr(writer, "MAX_DROPS_PER_PASS", 2)  # forces two passes over the county
     seen: list[int] = []
     chunked = tmp_path / "chunked"
     summary = synth.generate(chunked, START, END, enterprises=SMALL, seed=7, progress=seen.append)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from zxt.delivery.channels import tc3
 
 # The documented request body, byte for byte (the \uXXXX escapes are literal text on the wire).

@@ -1,6 +1,7 @@
 """GB 32100-2015 check characters, against codes published by real enterprises."""
 
 import pytest
+
 from zxt.core import identifiers as uscc
 
 # Published on the enterprises' own filings / the national enterprise credit system.

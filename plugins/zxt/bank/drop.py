@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from zxt.bank import pgp as zgpg
 from zxt.bank import sftp as bank_upload
 from zxt.core.settings import Settings, get_settings
-from zxt.warehouse import schema
+from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def file_stem(settings: Settings, bank_code: str, business_date: date, seq: int)
 def deliver_bank_referrals(as_of: date, settings: Settings | None = None) -> list[DropResult]:
     settings = settings or get_settings()
     engine = warehouse.engine(settings)
-    schema.ensure(engine)
+    migrate.ensure_current(engine)
     with engine.connect() as conn:
         products = conn.execute(
             sa.text(

@@ -36,3 +36,28 @@ def stop() -> None:
 
     server.stop()
     status()
+
+
+@app.command("upgrade")
+def upgrade() -> None:
+    """Apply pending schema migrations (raw, ops, delivery, zxt functions) to the warehouse."""
+    from zxt.warehouse import migrate, server
+
+    engine = server.engine()
+    before = migrate.current(engine)
+    after = migrate.upgrade(engine)
+    console.print(
+        f"warehouse schema: {before or 'empty'} → {after}"
+        if before != after
+        else f"warehouse schema at {after}"
+    )
+
+
+@app.command("version")
+def version() -> None:
+    """Show the warehouse's schema revision and the newest one this code knows."""
+    from zxt.warehouse import migrate, server
+
+    console.print(
+        f"warehouse at {migrate.current(server.engine()) or 'no revision'}; code head {migrate.head()}"
+    )

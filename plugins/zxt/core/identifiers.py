@@ -1,4 +1,6 @@
-"""Unified Social Credit Code (统一社会信用代码), GB 32100-2015."""
+"""Identifiers every layer checks: the Unified Social Credit Code (统一社会信用代码, GB 32100-2015) and
+mainland mobile numbers. The one definition of each: the SQL functions ``zxt.uscc_valid`` and
+``zxt.is_mobile`` (zxt.warehouse.sql_functions), the gates and the simulators are generated from here."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import re
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 symbols: no I, O, Z, S, V
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _SHAPE = re.compile(rf"^[{ALPHABET}]{{18}}$")
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+# Written so that Python, PostgreSQL (POSIX ARE) and GX read it alike.
+MOBILE_PATTERN = "^1[3-9][0-9]{9}$"
+MOBILE_RE = re.compile(MOBILE_PATTERN)
 
 
 def check_char(first17: str) -> str:

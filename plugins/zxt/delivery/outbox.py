@@ -14,7 +14,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from zxt.core.settings import Settings, get_settings
-from zxt.warehouse import schema
+from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ with warnings as (
     where w.as_of_date = :as_of
       and w.sms_reachable
       and (w.warning_type = 'filing_due_soon' or w.days_late <= :max_days_late)
-      and w.contact_mobile ~ '^1[3-9][0-9]{9}$'
+      and zxt.is_mobile(w.contact_mobile)
 ),
 candidates as (
     select w.*, t.provider_template_id,
@@ -81,7 +81,7 @@ class StageResult:
 def stage_reminders(as_of: date, settings: Settings | None = None) -> StageResult:
     settings = settings or get_settings()
     engine = warehouse.engine(settings)
-    schema.ensure(engine)
+    migrate.ensure_current(engine)
     with engine.begin() as conn:
         inserted = conn.execute(
             sa.text(STAGE_SQL), {"as_of": as_of, "max_days_late": settings.pipeline.reminder_max_days_late}

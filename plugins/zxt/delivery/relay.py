@@ -7,6 +7,7 @@ never retried: receipts reconcile it.
 
 from __future__ import annotations
 
+import csv
 import logging
 import random
 from collections import Counter
@@ -15,9 +16,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from zxt.core.settings import BUREAU_TZ, Settings, get_settings
+from zxt.core.settings import BUREAU_TZ, PROJECT_ROOT, Settings, get_settings
 from zxt.delivery.channels import tencent_sms as tencent
-from zxt.warehouse import schema
+from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,13 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 CLAIM_BATCH = 50
 BACKOFF_BASE = timedelta(minutes=2)
-# Finance wording is rejected by SMS template rules and by law; guard again before sending.
-SMS_FORBIDDEN_WORDS = ("贷", "银行", "征信", "融资", "利率", "额度")
+FORBIDDEN_WORDING_SEED = PROJECT_ROOT / "dbt_project" / "seeds" / "forbidden_wording.csv"
+
+
+def forbidden_words(channel: str) -> tuple[str, ...]:
+    """Words a channel's messages may never contain (the forbidden_wording seed)."""
+    with FORBIDDEN_WORDING_SEED.open(encoding="utf-8") as fh:
+        return tuple(r["word"] for r in csv.DictReader(fh) if r["channel"] == channel)
 
 
 @dataclass
@@ -114,7 +120,7 @@ def run_relay(
     now = (now or settings.clock.now()).astimezone(BUREAU_TZ)
     stats = RelayStats(now=now.isoformat(), in_window=in_send_window(now, settings))
     engine = warehouse.engine(settings)
-    schema.ensure(engine)
+    migrate.ensure_current(engine)
     with engine.begin() as conn:
         stats.expired = conn.execute(
             sa.text(
@@ -241,7 +247,7 @@ def _send_one(
             )
             return "capped"
     # The template's own wording is checked: a taxpayer's name may legitimately contain 银行 or 贷.
-    if any(word in templates.get(row["template_code"], "") for word in SMS_FORBIDDEN_WORDS):
+    if any(word in templates.get(row["template_code"], "") for word in forbidden_words("sms")):
         _finish(engine, row, "failed", "ZXT.ForbiddenWording", "SMS text mentions finance wording")
         return "forbidden"
 

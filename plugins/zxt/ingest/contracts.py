@@ -1,4 +1,4 @@
-"""Landing-zone dataset contracts, loaded from ``contracts/landing.yml``."""
+"""Landing-zone dataset contracts, loaded from ``landing/<system>.yml`` (format: landing/README.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-CONTRACTS_FILE = Path(__file__).with_name("landing.yml")
+CONTRACTS_DIR = Path(__file__).with_name("landing")
 TYPES = {"text", "date", "int", "numeric", "bool", "uscc", "mobile", "enum"}
 ENCODINGS = {"utf-8", "gb18030"}
 
@@ -50,9 +50,19 @@ class Dataset:
 
 
 @cache
-def load_contracts(path: Path = CONTRACTS_FILE) -> dict[str, Dataset]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+def load_contracts(folder: Path = CONTRACTS_DIR) -> dict[str, Dataset]:
     out: dict[str, Dataset] = {}
+    for path in sorted(folder.glob("*.yml")):
+        for ds in _read(path):
+            if ds.name in out:
+                raise ValueError(f"{path.name}: dataset {ds.name} is declared twice")
+            out[ds.name] = ds
+    return out
+
+
+def _read(path: Path) -> list[Dataset]:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out: list[Dataset] = []
     for name, spec in doc["datasets"].items():
         cols = tuple(
             Column(
@@ -72,13 +82,15 @@ def load_contracts(path: Path = CONTRACTS_FILE) -> dict[str, Dataset]:
             key=tuple(spec["key"]),
             columns=cols,
         )
-        _check(ds)
-        out[name] = ds
+        _check(ds, path)
+        out.append(ds)
     return out
 
 
-def _check(ds: Dataset) -> None:
-    where = f"{CONTRACTS_FILE.name}: dataset {ds.name}"
+def _check(ds: Dataset, path: Path) -> None:
+    where = f"{path.name}: dataset {ds.name}"
+    if ds.system != path.stem:
+        raise ValueError(f"{where}: belongs in {ds.system}.yml")
     if ds.load not in {"snapshot", "delta"}:
         raise ValueError(f"{where}: load must be snapshot or delta, not {ds.load!r}")
     if ds.encoding not in ENCODINGS:

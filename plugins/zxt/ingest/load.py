@@ -20,7 +20,7 @@ from zxt.core.settings import Settings, get_settings
 from zxt.ingest import archive, contracts, csv_reader, validate
 from zxt.ingest.contracts import Dataset
 from zxt.ingest.discovery import Drop, discover
-from zxt.warehouse import schema
+from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class FileResult:
 def ingest_drop(drop: Drop, settings: Settings | None = None) -> list[FileResult]:
     settings = settings or get_settings()
     engine = warehouse.engine(settings)
-    schema.ensure(engine)
+    migrate.ensure_current(engine)
     ds = contracts.get(drop.dataset)
     files = sorted(p for p in drop.path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
     others = sorted(p.name for p in drop.path.iterdir() if p.is_file() and p.suffix.lower() != ".csv")

@@ -12,17 +12,17 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from zxt.core.errors import GateFailed
 from zxt.core.settings import Settings, get_settings
 from zxt.ingest import contracts
-from zxt.quality.mart_gate import GateFailed
-from zxt.warehouse import schema
+from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
 
 
 def check_sources(as_of: date, settings: Settings | None = None) -> dict:
     """Every snapshot dataset needs rows loaded from a drop dated ``as_of``; rejects are reported."""
     engine = warehouse.engine(settings or get_settings())
-    schema.ensure(engine)
+    migrate.ensure_current(engine)
     report: dict = {"as_of_date": as_of.isoformat(), "datasets": {}}
     missing: list[str] = []
     with engine.connect() as conn:

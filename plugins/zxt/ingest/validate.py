@@ -9,7 +9,7 @@ from datetime import date
 import psycopg
 
 from zxt.ingest.contracts import Column, Dataset
-from zxt.warehouse import schema
+from zxt.warehouse import raw_tables
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def _check_sql(col: Column, ref: str) -> str:
         "bool": f"{v} not in ('0', '1')",
         # Codes and dates repeat a lot: they are checked once per distinct value (validate_and_load).
         "uscc": f"{v} in (select value from _bad_{col.name})",
-        "mobile": f"{v} !~ '^1[3-9][0-9]{{9}}$'",
+        "mobile": f"not zxt.is_mobile({v})",
         "enum": f"{v} not in ({', '.join(repr(x) for x in col.values)})",
     }.get(col.type)
     if type_check:
@@ -44,7 +44,16 @@ def validate_and_load(
     cur: psycopg.Cursor, ds: Dataset, header: list[str], lineage: tuple[uuid.UUID, str, date]
 ) -> tuple[int, int]:
     pos = {name: i for i, name in enumerate(header)}
-    missing = [c.name for c in ds.columns if c.name not in pos]
+    # A required column must be in the file; an optional one may be missing (older senders, columns
+    # added to the contract later) and loads as empty.
+    missing = [c.name for c in ds.columns if c.name not in pos and (c.required or c.name in ds.key)]
+    absent = [c.name for c in ds.columns if c.name not in pos and c.name not in missing]
+    if absent:
+        log.warning("%s: optional contract column(s) %s not in the file; loaded as empty", ds.name, absent)
+
+    def ref(name: str) -> str:
+        return f"c{pos[name]}" if name in pos else "null::text"
+
     record = "array_to_string(array[" + ", ".join(f"c{i}" for i in range(len(header))) + "], ',', '')"
     if missing:
         cur.execute(
@@ -57,14 +66,14 @@ def validate_and_load(
         log.warning("%s: ignoring columns not in the contract: %s", ds.name, extra)
     validity = {"uscc": "zxt.uscc_valid(value)", "date": "zxt.is_date(value)"}
     for c in ds.columns:
-        if c.type in validity:
+        if c.type in validity and c.name in pos:
             cur.execute(
                 # MATERIALIZED keeps the planner from pushing the check below the DISTINCT.
                 f"""create temp table _bad_{c.name} on commit drop as
                     with d as materialized (select distinct nullif(btrim(c{pos[c.name]}), '') as value from _in)
                     select value from d where value is not null and not {validity[c.type]}"""
             )
-    checks = [s for c in ds.columns if (s := _check_sql(c, f"c{pos[c.name]}"))]
+    checks = [s for c in ds.columns if c.name in pos and (s := _check_sql(c, ref(c.name)))]
     key = ", ".join(f"c{pos[k]}" for k in ds.key)
     cur.execute(
         f"""create temp table _checked on commit drop as
@@ -83,8 +92,8 @@ def validate_and_load(
     )
     casts = []
     for c in ds.columns:
-        v = f"nullif(btrim(c{pos[c.name]}), '')"
-        casts.append(f"{v}::{schema.PG_TYPES[c.type]}" if c.type != "bool" else f"({v} = '1')")
+        v = f"nullif(btrim({ref(c.name)}), '')"
+        casts.append(f"{v}::{raw_tables.PG_TYPES[c.type]}" if c.type != "bool" else f"({v} = '1')")
     cur.execute(
         f"""insert into raw.{ds.raw_table} ({", ".join(ds.column_names)}, _batch_id, _source_file, _row_number,
                _drop_date)

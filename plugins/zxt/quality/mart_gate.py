@@ -11,16 +11,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from zxt.core.errors import GateFailed
+from zxt.core.identifiers import MOBILE_PATTERN
 from zxt.core.settings import PROJECT_ROOT, Settings, get_settings
-from zxt.warehouse import schema
+from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
 
 log = logging.getLogger(__name__)
 SUITES_DIR = PROJECT_ROOT / "expectations"
-
-
-class GateFailed(RuntimeError):
-    pass
 
 
 @dataclass
@@ -41,7 +39,11 @@ def _parameters(conn: sa.Connection, as_of: date) -> dict:
     # The band scales with the county: at most a dozen open warnings per registered enterprise, and
     # a county of any size always has someone due or late (a tiny test county may have nobody).
     enterprises = conn.execute(sa.text("select count(*) from stg.stg_tax__taxpayers")).scalar() or 0
-    return {"min_rows": 1 if enterprises >= 100 else 0, "max_rows": max(12 * enterprises, 1)}
+    return {
+        "min_rows": 1 if enterprises >= 100 else 0,
+        "max_rows": max(12 * enterprises, 1),
+        "mobile_pattern": MOBILE_PATTERN,
+    }
 
 
 def check_credit_warning(as_of: date, settings: Settings | None = None) -> GateResult:
@@ -51,7 +53,7 @@ def check_credit_warning(as_of: date, settings: Settings | None = None) -> GateR
 
     settings = settings or get_settings()
     engine = warehouse.engine(settings)
-    schema.ensure(engine)
+    migrate.ensure_current(engine)
     doc = _suite_doc("credit_warning")
     with engine.connect() as conn:
         params = _parameters(conn, as_of)

@@ -7,13 +7,13 @@ from datetime import date
 import sqlalchemy as sa
 
 from zxt.core.settings import Settings, get_settings
-from zxt.warehouse import schema
+from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
 
 
 def publish(as_of: date, run_id: str = "", settings: Settings | None = None) -> None:
     engine = warehouse.engine(settings or get_settings())
-    schema.ensure(engine)
+    migrate.ensure_current(engine)
     with engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -26,7 +26,7 @@ def publish(as_of: date, run_id: str = "", settings: Settings | None = None) -> 
 
 def is_published(as_of: date, settings: Settings | None = None) -> bool:
     engine = warehouse.engine(settings or get_settings())
-    schema.ensure(engine)
+    migrate.ensure_current(engine)
     with engine.connect() as conn:
         return bool(
             conn.execute(

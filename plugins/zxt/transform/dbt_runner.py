@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from zxt.core.errors import DbtFailed
 from zxt.core.settings import Settings, get_settings
 from zxt.transform import dbt_env
-from zxt.warehouse import schema
+from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
-
-
-class DbtFailed(RuntimeError):
-    pass
 
 
 def invoke(args: list[str], as_of: date | None = None, settings: Settings | None = None) -> None:
@@ -21,7 +18,7 @@ def invoke(args: list[str], as_of: date | None = None, settings: Settings | None
     dbt_env.export(settings)
     if args and args[0] not in {"parse", "deps", "clean", "ls", "list"}:
         # dbt sources read tables the zxt package owns: make sure they exist.
-        schema.ensure(warehouse.engine(settings))
+        migrate.ensure_current(warehouse.engine(settings))
     project = str(settings.paths.dbt_project_dir)
     full = [*args, "--project-dir", project, "--profiles-dir", project]
     if as_of is not None:

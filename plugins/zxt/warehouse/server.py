@@ -19,14 +19,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from zxt.core.errors import WarehouseError
 from zxt.core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 PG_SYSTEM_USER = "zxtpg"
-
-
-class WarehouseError(RuntimeError):
-    pass
 
 
 @dataclass

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
+from zxt.core.identifiers import is_mobile
 from zxt.core.settings import Settings, get_settings
 from zxt.delivery.channels import tc3
 
@@ -45,7 +46,6 @@ READ_TIMEOUT = "Network.ReadTimeout"
 BROKEN_RESPONSE = "Network.BrokenResponse"
 MISSING_STATUS = "Response.MissingSendStatus"
 
-_MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 _RESCHEDULE_CODES = frozenset(
     {
@@ -103,7 +103,7 @@ def mask_phone(phone: str) -> str:
 
 def to_e164(phone: str) -> str:
     """11-digit mainland mobiles get +86; anything else is passed on for the gateway to judge."""
-    return "+86" + phone if _MAINLAND_MOBILE.match(phone) else phone
+    return "+86" + phone if is_mobile(phone) else phone
 
 
 def from_e164(phone: str) -> str:

@@ -1,0 +1,24 @@
+"""Errors that say what was wrong and what to do. Tasks turn ``NeedsOperator`` (and its kinds) into
+a failure without retries: bad data or a conflict does not fix itself by waiting."""
+
+from __future__ import annotations
+
+
+class ZxtError(RuntimeError):
+    """Base of the pipeline's own errors."""
+
+
+class WarehouseError(ZxtError):
+    """The warehouse cannot be reached, started or upgraded."""
+
+
+class DbtFailed(ZxtError):
+    """A dbt command failed."""
+
+
+class NeedsOperator(ZxtError):
+    """Retrying cannot help: a person must look (bad data, a conflicting delivery, a failed gate)."""
+
+
+class GateFailed(NeedsOperator):
+    """A data-quality gate failed: publish and delivery are blocked for that date."""
