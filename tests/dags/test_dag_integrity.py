@@ -19,18 +19,35 @@ def dagbag():
     if not manifest.exists():
         dbt_cli.parse()  # a build artefact the nightly DAG renders from (make install writes it too)
 
-    real_connect = socket.socket.connect
+    # Parse-time I/O is a bug: any network, database or subprocess call fails the parse loudly.
+    def forbidden(what):
+        def guard(*args, **kwargs):
+            raise AssertionError(f"DAG parsing attempted {what}")
 
-    def no_network(self, address):  # parse-time I/O is a bug: fail loudly
-        raise AssertionError(f"DAG parsing opened a connection to {address}")
+        return guard
 
-    socket.socket.connect = no_network
+    import subprocess
+
+    import psycopg
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import DAG  # noqa: F401  library imports (croniter probes the platform) come first
+
+    patches = [
+        (socket.socket, "connect", forbidden("a socket connection")),
+        (socket.socket, "connect_ex", forbidden("a socket connection")),
+        (socket, "create_connection", forbidden("a socket connection")),
+        (socket, "getaddrinfo", forbidden("a DNS lookup")),
+        (psycopg, "connect", forbidden("a PostgreSQL connection")),
+        (subprocess.Popen, "__init__", forbidden("starting a process")),
+    ]
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    for obj, name, guard in patches:
+        setattr(obj, name, guard)
     try:
-        from airflow.dag_processing.dagbag import DagBag
-
         return DagBag(dag_folder=str(DAGS))
     finally:
-        socket.socket.connect = real_connect
+        for obj, name, real in saved:
+            setattr(obj, name, real)
 
 
 def test_dags_import_without_errors_or_parse_time_io(dagbag):
@@ -111,3 +128,17 @@ def test_dags_import_only_the_product():
             assert not any(n.split(".")[0] == "zxt_sandbox" for n in names), (
                 f"{path.name} imports the sandbox"
             )
+
+
+def test_plugin_loader_skips_our_packages():
+    """Airflow imports every .py under plugins/ as a top-level module named after its file: ours would
+    shadow modules such as `settings` or `summary` in every Airflow process."""
+    from airflow._shared.module_loading import find_path_from_directory
+
+    plugins = DAGS.parent / "plugins"
+    walked = [
+        Path(p).relative_to(plugins) for p in find_path_from_directory(str(plugins), ".airflowignore", "glob")
+    ]
+    ours = [p for p in walked if p.parts[0] in {"zxt", "zxt_sandbox"}]
+    assert ours == [], f"the plugin loader would import {ours[:5]}"
+    assert (plugins / "zxt" / "core" / "settings.py").is_file()  # the walk really covered the folder

@@ -1,4 +1,4 @@
-"""docs/contracts.md is generated from plugins/zxt/contracts/landing.yml and must never drift from it."""
+"""docs/contracts.md is generated from plugins/zxt/ingest/landing/*.yml and must never drift from them."""
 
 from __future__ import annotations
 
@@ -58,6 +58,13 @@ def test_table_cells_escape_pipes_and_render_enum_values():
     assert doc.endswith("\n") and not doc.endswith("\n\n")
 
 
-def test_write(tmp_path):
-    target = contract_docs.write(tmp_path / "docs" / "contracts.md")
-    assert target.read_text(encoding="utf-8") == contract_docs.render_markdown(load_contracts())
+def test_write_replaces_a_stale_page_with_every_dataset(tmp_path):
+    path = tmp_path / "docs" / "contracts.md"
+    path.parent.mkdir()
+    path.write_text("### stale/dataset\n| `gone` | text | no |  | old |\n", encoding="utf-8")
+    target = contract_docs.write(path)
+    assert target == path
+    sections = _sections(path.read_text(encoding="utf-8"))
+    assert "stale/dataset" not in sections
+    assert sorted(sections) == sorted(load_contracts())
+    assert "| `uscc` (key) | uscc | yes |" in sections["tax/taxpayers"]

@@ -48,11 +48,51 @@ def test_mobile_numbers():
     assert not uscc.is_mobile("+8613812345678")
 
 
-def test_sql_check_digit_agrees(engine):
+@pytest.fixture
+def migrated(engine):
+    from zxt.warehouse import migrate
+
+    migrate.ensure_current(engine)
+    return engine
+
+
+def test_sql_check_digit_agrees(migrated):
+    """zxt.uscc_valid is generated from the same alphabet and weights: both agree on every code."""
+    import random
+
     import sqlalchemy as sa
 
-    with engine.connect() as conn:
-        for code in PUBLISHED:
-            assert conn.execute(sa.text("select zxt.uscc_valid(:c)"), {"c": code}).scalar() is True
-            wrong = code[:17] + ("0" if code[17] != "0" else "1")
-            assert conn.execute(sa.text("select zxt.uscc_valid(:c)"), {"c": wrong}).scalar() is False
+    rng = random.Random(7)
+    codes = list(PUBLISHED)
+    for _ in range(2000):
+        body = "".join(rng.choice(uscc.ALPHABET) for _ in range(17))
+        codes.append(body + uscc.check_char(body))  # valid
+        codes.append(body + rng.choice(uscc.ALPHABET))  # valid about 1 in 31
+    codes += ["", "9144030070846113OT", "abc", "91440300708461136t"]
+    with migrated.connect() as conn:
+        got = conn.execute(
+            sa.text("select c, zxt.uscc_valid(c) from unnest(cast(:codes as text[])) as c"), {"codes": codes}
+        ).all()
+    assert len(got) == len(codes)
+    assert all(sql_says is uscc.is_valid(code) for code, sql_says in got), [
+        c for c, s in got if s is not uscc.is_valid(c)
+    ][:5]
+
+
+def test_sql_mobile_check_agrees(migrated):
+    import sqlalchemy as sa
+
+    numbers = [
+        "13812345678",
+        "19912345678",
+        "12812345678",
+        "1381234567",
+        "+8613812345678",
+        "138123456789",
+        "",
+    ]
+    with migrated.connect() as conn:
+        for n in numbers:
+            assert conn.execute(sa.text("select zxt.is_mobile(:n)"), {"n": n}).scalar() is uscc.is_mobile(
+                n
+            ), n
