@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import statistics
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
@@ -113,7 +113,7 @@ def _check(
 def _dataset_checks(
     p: DatasetPolicy,
     as_of: date,
-    now,
+    now: datetime,
     files: int,
     loaded: int,
     rejected: int,

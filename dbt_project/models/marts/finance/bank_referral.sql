@@ -30,13 +30,14 @@ filings as (
     select * from {{ ref('stg_tax__filings') }}
 ),
 
+-- In force on as_of_date and still on the morning the bank receives the file.
 current_authorisations as (
     select distinct on (uscc, bank_code) *
     from authorisations
     where
         authorised_date <= {{ as_of_date() }}
-        and expires_date > {{ as_of_date() }}
-        and (revoked_date is null or revoked_date > {{ as_of_date() }})
+        and expires_date > {{ as_of_date() }} + {{ var('bank_delivery_lag_days') | int }}
+        and (revoked_date is null or revoked_date > {{ as_of_date() }} + {{ var('bank_delivery_lag_days') | int }})
     order by uscc asc, bank_code asc, authorised_date desc, authorisation_id asc
 ),
 
