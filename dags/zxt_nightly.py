@@ -5,11 +5,14 @@ Every night at 01:30 Asia/Shanghai, for the business date that just ended (the r
 
 1. **ingest** every landing drop dated on or before `ds` (mapped per drop; unchanged files are skipped)
    into `raw`, with bad rows in `raw.rejects`;
-2. **source gate**: each snapshot dataset has data;
-3. **dbt** (astronomer-cosmos): staging → intermediate → marts `credit_warning`, `bank_referral`
-   for `as_of_date = ds`, each model followed by its data tests;
-4. **mart gate** (GX Core suite `expectations/credit_warning.json`): a failure stops here;
-5. **publish** the date (officers' `*_current` views move to it);
+2. **source gate**: every landing dataset's drop for `ds` arrived, with few rejects and a plausible
+   volume (`expectations/sources.yml`); an error blocks the gated marts that read the dataset;
+3. **dbt** (astronomer-cosmos): staging → intermediate → marts for `as_of_date = ds`, each model
+   followed by its data tests;
+4. **mart gate**, one mapped task per gated mart of the registry (dbt YAML `meta.gate`, read at run
+   time): the mart's GX suite on its new partition. A failure stops here for every mart; a mart
+   whose inputs were blocked is skipped and keeps its previous published date;
+5. **publish** every passing mart of the date at once (officers' `*_current` views move to it);
 6. **deliver**, only when `ds` is the current business date and the run is not a backfill:
    stage SMS reminders in `delivery.outbox` (sent by `zxt_outreach_relay`) and drop bank referral
    files over SFTP. A backfilled date rebuilds data and sends nothing.
@@ -46,8 +49,10 @@ def zxt_nightly():
     drops = ingest.list_drops()
     ingest.upgrade_warehouse() >> drops
     loaded = ingest.ingest_drop.expand(drop=drops)
+    marts = quality.gated_marts()
+    loaded >> ingest.source_gate() >> transform.dbt_group() >> marts
     published = quality.publish()
-    loaded >> ingest.source_gate() >> transform.dbt_group() >> quality.mart_gate() >> published
+    quality.mart_gate.expand(mart=marts) >> published
     published >> [delivery.stage_reminders(), delivery.bank_drop()]
 
 

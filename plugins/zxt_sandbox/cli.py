@@ -93,8 +93,28 @@ def bench(
     )
 
 
+def calibrate_gates(
+    start: Annotated[str, typer.Option(help="First business date.")] = "2026-09-25",
+    end: Annotated[str, typer.Option(help="Last business date.")] = "2026-11-24",
+    enterprises: Annotated[int, typer.Option(help="County size.")] = 2000,
+    history: Annotated[int, typer.Option(help="Days in the median (ZXT_GATE_ROW_HISTORY).")] = 3,
+) -> None:
+    """Build the gated marts for every date of a range; report how far legitimate days move from the
+    median of the previous ones (what the row-count band must allow)."""
+    from zxt_sandbox import gate_calibration
+
+    for s in gate_calibration.run(parse_date(start), parse_date(end), enterprises=enterprises):
+        ratios = s.ratios(history)
+        low, high = min(ratios, key=lambda r: r[1]), max(ratios, key=lambda r: r[1])
+        console.print(
+            f"{s.mart}: {min(s.counts.values()):,}–{max(s.counts.values()):,} rows a day; against the median of "
+            f"the previous {history}: lowest {low[1]:.2f} ({low[0]}), highest {high[1]:.2f} ({high[0]})"
+        )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(synth)
     app.add_typer(sim_app, name="sim")
     app.command()(demo)
     app.command()(bench)
+    app.command("calibrate-gates")(calibrate_gates)

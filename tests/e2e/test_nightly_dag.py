@@ -114,7 +114,7 @@ def inbox(settings, bank: str) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def first_run(county):
-    county["dag_test"]("zxt_nightly", AS_OF.isoformat())
+    county["nightly_log"] = county["dag_test"]("zxt_nightly", AS_OF.isoformat())
     county["dag_test"](
         "zxt_outreach_relay", f"{AS_OF + timedelta(days=1)}T02:00:00+00:00"
     )  # 10:00 in Guangshui
@@ -159,19 +159,26 @@ def test_marts_are_built_gated_and_published(first_run):
     )
     # 2026-11-12: October returns are due 2026-11-16, inside the 7-day horizon; some are long overdue.
     assert by_type.get("filing_due_soon", 0) > 0 and by_type.get("filing_overdue", 0) > 0
-    assert (
-        scalar(
+    # One mapped gate per gated mart of the registry, each recorded with its verdict; the date published whole.
+    verdicts = dict(
+        q(
             engine,
-            "select success from ops.gate_results where as_of_date = :d and gate = 'credit_warning' order by checked_at desc limit 1",
+            """select distinct on (mart) mart, observed->>'status' from ops.gate_results
+               where as_of_date = :d and gate = 'mart' and check_name = 'verdict' order by mart, checked_at desc""",
             d=AS_OF,
         )
-        is True
+    )
+    assert verdicts == {"bank_referral": "passed", "credit_warning": "passed"}
+    log = first_run["nightly_log"]
+    assert (
+        "mart gate credit_warning 2026-11-12: PASSED" in log
+        and "mart gate bank_referral 2026-11-12: PASSED" in log
     )
     assert scalar(engine, "select count(*) from ops.publish_log where as_of_date = :d", d=AS_OF) == 1
+    assert scalar(engine, "select count(*) from ops.publish_marts where as_of_date = :d", d=AS_OF) == 2
     masked = q(
         engine,
-        "select contact_mobile_masked from marts.credit_warning_current "
-        "where contact_mobile_masked is not null limit 20",
+        "select contact_mobile from marts.credit_warning_current where contact_mobile is not null limit 20",
     )
     assert masked and all("****" in m for (m,) in masked)
 

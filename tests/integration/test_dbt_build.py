@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -96,52 +97,60 @@ def test_a_wrong_expectation_makes_the_build_fail(built, tmp_path):
         ]
     )
     assert not result.success
+    # Exactly the edited unit test fails, on the value that was changed; the others still pass.
+    outcome = {r.node.name: str(r.status) for r in result.result.results}
+    failed = {name for name, status in outcome.items() if status != "pass"}
+    assert failed == {"deadline_extended_by_holiday_is_on_time"}, outcome
+    [bad] = [r for r in result.result.results if r.node.name in failed]
+    diff = re.sub(r"\x1b\[[0-9;]*m", "", bad.message)  # dbt colours the diff
+    assert "days_late" in diff and "2→1" in diff and len(outcome) == 2
 
 
-def test_mart_gate_passes_on_the_built_partition(built):
-    from zxt.quality import mart_gate as gate
+def _count(engine, table: str, day: date) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text(f"select count(*) from {table} where as_of_date = :d"), {"d": day}
+        ).scalar()
 
-    result = gate.check_credit_warning(AS_OF)
-    assert result.success, result.failures
-    assert result.rows > 0
 
+def test_a_rebuild_that_yields_no_rows_empties_its_partition(built):
+    """Every authorisation revoked in a re-sent drop: the rebuilt date must refer nobody to a bank.
+    No obligations left: the rebuilt date must show no warning (delete+insert kept the old rows)."""
+    from zxt.transform import dbt_runner as dbt_cli
 
-def test_mart_gate_fails_and_blocks_on_a_bad_mobile_or_duplicate(built):
-    from zxt.quality import mart_gate as gate
-
+    other = AS_OF - timedelta(days=1)
+    assert _count(built, "marts.bank_referral", AS_OF) > 0
+    assert _count(built, "marts.credit_warning", AS_OF) > 0
+    marts = ("marts.bank_referral", "marts.credit_warning")
     with built.begin() as conn:
-        conn.execute(
-            sa.text(
-                """update marts.credit_warning set contact_mobile = '1234567890'
-               where ctid = (select ctid from marts.credit_warning where as_of_date = :d
-                             and contact_mobile is not null limit 1)"""
-            ),
-            {"d": AS_OF},
-        )
-        conn.execute(
-            sa.text(
-                """insert into marts.credit_warning
-               select * from marts.credit_warning where as_of_date = :d limit 1"""
-            ),
-            {"d": AS_OF},
-        )
-    try:
-        result = gate.check_credit_warning(AS_OF)
-        assert not result.success
-        text = "; ".join(result.failures)
-        assert "contact_mobile" in text and "uscc" in text  # the regex failure and the duplicate key
-        with pytest.raises(gate.GateFailed, match="blocked"):
-            gate.require_pass(result)
-        with built.connect() as conn:
-            recorded = conn.execute(
-                sa.text(
-                    "select success from ops.gate_results where gate = 'credit_warning' and as_of_date = :d "
-                    "order by checked_at desc limit 1"
-                ),
+        for table in marts:  # five rows of another date, which the rebuild must leave alone
+            conn.execute(
+                sa.text(f"insert into {table} select * from {table} where as_of_date = :d limit 5"),
                 {"d": AS_OF},
-            ).scalar()
-        assert recorded is False
+            )
+            conn.execute(
+                sa.text(
+                    f"""update {table} set as_of_date = :o
+                        where ctid in (select ctid from {table} where as_of_date = :d order by ctid desc limit 5)"""
+                ),
+                {"o": other, "d": AS_OF},
+            )
+        conn.execute(sa.text("create table ops.saved_auth as select * from raw.bank__authorisations"))
+        conn.execute(sa.text("create table ops.saved_obl as select * from raw.tax__obligations"))
+        conn.execute(sa.text("update raw.bank__authorisations set revoked_date = :r"), {"r": other})
+        conn.execute(sa.text("delete from raw.tax__obligations"))
+    try:
+        dbt_cli.invoke(["run", "--select", "+bank_referral", "+credit_warning"], as_of=AS_OF)
+        assert _count(built, "marts.bank_referral", AS_OF) == 0
+        assert _count(built, "marts.credit_warning", AS_OF) == 0
+        assert [_count(built, t, other) for t in marts] == [5, 5]
     finally:
-        from zxt.transform import dbt_runner as dbt_cli
-
-        dbt_cli.invoke(["build", "--select", "credit_warning", "--exclude", "test_type:unit"], as_of=AS_OF)
+        with built.begin() as conn:
+            conn.execute(sa.text("truncate raw.bank__authorisations, raw.tax__obligations"))
+            conn.execute(sa.text("insert into raw.bank__authorisations select * from ops.saved_auth"))
+            conn.execute(sa.text("insert into raw.tax__obligations select * from ops.saved_obl"))
+            conn.execute(sa.text("drop table ops.saved_auth, ops.saved_obl"))
+            for table in marts:
+                conn.execute(sa.text(f"delete from {table} where as_of_date = :o"), {"o": other})
+        dbt_cli.invoke(["run", "--select", "+bank_referral", "+credit_warning"], as_of=AS_OF)
+    assert _count(built, "marts.bank_referral", AS_OF) > 0

@@ -1,40 +1,39 @@
 """Bank referral drops: one file set per bank product and business date, over SFTP.
 
-Plaintext CSV is byte-identical for a given date (sorted rows, fixed formatting). The set is
-``<sender>_<bank>_REFERRAL_<YYYYMMDD>_<seq>.csv[.gpg]`` + ``.manifest.json`` + ``.ok`` (last).
-The ledger makes a date's delivery happen once: a rerun finds it and sends nothing.
+The set is ``<sender>_<bank>_REFERRAL_<YYYYMMDD>_<seq>.csv[.gpg]`` + ``.manifest.json`` + ``.ok``
+(last). It is written ahead in ``delivery.bank_ledger`` with its exact bytes, then each file is
+uploaded unless the inbox already holds it: identical bytes are ours from an interrupted attempt,
+and a data file whose manifest in the inbox describes the same plaintext is an earlier delivery of
+ours (adopted). Anything else under our names is a conflict for a person: nothing is overwritten,
+and ``redeliver`` sends the next ``seq`` with ``replaces``. A delivered date is never sent again.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import date
 
+import asyncssh
 import sqlalchemy as sa
 
+from zxt.bank import authorisations, ledger, referral_file
 from zxt.bank import pgp as zgpg
 from zxt.bank import sftp as bank_upload
+from zxt.core.errors import DeliveryConflict, NeedsOperator, ZxtError
 from zxt.core.settings import Settings, get_settings
-from zxt.warehouse import migrate
+from zxt.warehouse import migrate, published
 from zxt.warehouse import server as warehouse
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = "referral/1"
-FIELDS = [
-    "uscc",
-    "taxpayer_name",
-    "credit_level",
-    "evaluation_year",
-    "years_in_business",
-    "tax_paid_12m",
-    "authorisation_id",
-]
+MART = "bank_referral"
+SCHEMA_VERSION = referral_file.SCHEMA_VERSION
+FIELDS = referral_file.FIELDS
+
+
+class BankDeliveryError(ZxtError):
+    """The bank's SFTP server could not be reached or refused an operation; a rerun resumes."""
 
 
 @dataclass
@@ -42,161 +41,197 @@ class DropResult:
     bank_code: str
     product_code: str
     business_date: str
-    status: str  # delivered | already_delivered
+    status: str  # delivered | already_delivered | unchanged
     rows: int
     files: list[str]
+    seq: int = 1
 
 
-def build_csv(rows: list[sa.RowMapping]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(FIELDS)
-    for r in rows:
-        writer.writerow(["" if r[f] is None else str(r[f]) for f in FIELDS])
-    return buf.getvalue().encode("utf-8")
-
-
-def file_stem(settings: Settings, bank_code: str, business_date: date, seq: int) -> str:
-    return f"{settings.bank.sender_code}_{bank_code}_REFERRAL_{business_date:%Y%m%d}_{seq:02d}"
-
-
-def deliver_bank_referrals(as_of: date, settings: Settings | None = None) -> list[DropResult]:
+def deliver_bank_referrals(
+    as_of: date,
+    settings: Settings | None = None,
+    *,
+    redeliver: bool = False,
+    only: tuple[str | None, str | None] = (None, None),
+) -> list[DropResult]:
+    """Deliver each bank product's file for ``as_of`` (a published date); ``redeliver`` sends the next
+    seq where the latest set conflicts or the data changed. ``only`` = (bank, product) filters."""
     settings = settings or get_settings()
     engine = warehouse.engine(settings)
     migrate.ensure_current(engine)
     with engine.connect() as conn:
+        if not published.is_published(conn, as_of, MART):
+            raise NeedsOperator(f"{MART} is not published for {as_of}: no bank file is built from it")
         products = conn.execute(
             sa.text(
                 "select bank_code, product_code from rules.bank_products order by bank_code, product_code"
             )
         ).all()
-    return [_deliver_product(engine, settings, bank, product, as_of) for bank, product in products]
+    bank, product = only
+    return [
+        _deliver_product(engine, settings, b, p, as_of, redeliver)
+        for b, p in products
+        if bank in (None, b) and product in (None, p)
+    ]
 
 
 def _deliver_product(
-    engine: sa.Engine, settings: Settings, bank: str, product: str, as_of: date
+    engine: sa.Engine, settings: Settings, bank: str, product: str, as_of: date, redeliver: bool
 ) -> DropResult:
     with engine.connect() as conn:
-        done = conn.execute(
-            sa.text("""select data_file, manifest_file, row_count from delivery.bank_ledger
-                       where bank_code = :b and product_code = :p and business_date = :d
-                       order by seq desc limit 1"""),
-            {"b": bank, "p": product, "d": as_of},
-        ).first()
-        if done:
-            log.info(
-                "bank %s/%s %s already delivered as %s; nothing re-sent", bank, product, as_of, done.data_file
-            )
-            return DropResult(
-                bank,
-                product,
-                as_of.isoformat(),
-                "already_delivered",
-                done.row_count,
-                [done.data_file, done.manifest_file],
-            )
+        last = ledger.latest(conn, bank, product, as_of)
         rows = (
             conn.execute(
-                sa.text("""select * from marts.bank_referral
+                sa.text(f"""select * from marts.{MART}
                        where as_of_date = :d and bank_code = :b and product_code = :p order by uscc"""),
                 {"d": as_of, "b": bank, "p": product},
             )
             .mappings()
             .all()
         )
+        lapsed = authorisations.lapsed_rows(conn, as_of, bank, product, settings.clock.today())
+    plaintext = referral_file.build_csv(rows)
+    digest = hashlib.sha256(plaintext).hexdigest()
+    if (
+        last is not None
+        and last.status in ledger.DONE
+        and not (redeliver and last.plaintext_sha256 != digest)
+    ):
+        status = "already_delivered" if not redeliver else "unchanged"
+        log.info("bank %s/%s %s: seq %02d %s; nothing sent", bank, product, as_of, last.seq, status)
+        return DropResult(
+            bank,
+            product,
+            as_of.isoformat(),
+            status,
+            last.row_count,
+            [last.data_file, last.manifest_file],
+            last.seq,
+        )
+    if last is not None and last.status == "conflict" and not redeliver:
+        raise DeliveryConflict(_conflict_help(last, "an earlier attempt found different files in the inbox"))
+    if lapsed:
+        shown = "; ".join(f"{x.uscc} ({x.authorisation_id}): {x.reason}" for x in lapsed[:10])
+        raise DeliveryConflict(
+            f"bank {bank}/{product} {as_of}: {len(lapsed)} row(s) have no current authorisation for {bank} "
+            f"today ({settings.clock.today()}): {shown}. The file is refused; rebuild the date from the current "
+            f"authorisations (zxt dbt build -d {as_of}, then gate and publish) before delivering."
+        )
+    if last is not None and last.status == "prepared":
+        entry = last
+        if entry.plaintext_sha256 != digest:  # rebuilt since it was prepared: prepare afresh if nothing left
+            entry = _prepare(
+                engine, settings, bank, product, as_of, entry.seq, entry.replaces, plaintext, len(rows)
+            )
+    else:
+        seq, replaces = (last.seq + 1, last.seq) if last is not None else (1, None)
+        entry = _prepare(engine, settings, bank, product, as_of, seq, replaces, plaintext, len(rows))
+    _complete(engine, settings, entry)
+    log.info("bank %s/%s %s: delivered %s (%d rows)", bank, product, as_of, entry.data_file, entry.row_count)
+    return DropResult(
+        bank,
+        product,
+        as_of.isoformat(),
+        "delivered",
+        entry.row_count,
+        [entry.data_file, entry.manifest_file],
+        entry.seq,
+    )
 
-    seq = 1
-    stem = file_stem(settings, bank, as_of, seq)
-    plaintext = build_csv(list(rows))
+
+def _prepare(
+    engine: sa.Engine,
+    settings: Settings,
+    bank: str,
+    product: str,
+    as_of: date,
+    seq: int,
+    replaces: int | None,
+    plaintext: bytes,
+    row_count: int,
+) -> ledger.Entry:
+    stem = referral_file.file_stem(settings.bank.sender_code, bank, as_of, seq)
     cipher = settings.bank.cipher(bank)
     if cipher == "gpg":
-        payload = zgpg.encrypt_and_sign(settings, plaintext, bank)
-        data_name = f"{stem}.csv.gpg"
+        payload, data_name = zgpg.encrypt_and_sign(settings, plaintext, bank), f"{stem}.csv.gpg"
     else:
-        payload = plaintext
-        data_name = f"{stem}.csv"
-    manifest = {
-        "batch_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"zxt:{bank}:{product}:{as_of}:{seq}")),
-        "schema_version": SCHEMA_VERSION,
-        "sender": settings.bank.sender_code,
-        "bank_code": bank,
-        "product_code": product,
-        "business_date": as_of.isoformat(),
-        "seq": seq,
-        "replaces": None,
-        "cipher": cipher,
-        "files": [
-            {
-                "name": data_name,
-                "bytes": len(payload),
-                "row_count": len(rows),
-                "plaintext_sha256": hashlib.sha256(plaintext).hexdigest(),
-                "ciphertext_sha256": hashlib.sha256(payload).hexdigest() if cipher != "none" else None,
-            }
-        ],
-    }
-    manifest_name = f"{stem}.manifest.json"
-    manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
-    try:
-        bank_upload.deliver_files(
-            settings,
-            bank,
-            settings.bank.sftp_password(bank),
-            [(data_name, payload), (manifest_name, manifest_bytes)],
-            marker_name=f"{stem}.ok",
-        )
-        status = "delivered"
-    except FileExistsError:
-        # Delivered before but not recorded (a crash between upload and ledger): never overwrite;
-        # adopt the delivered set only if its manifest describes the same plaintext.
-        _reconcile(settings, bank, manifest_name, manifest, marker_name=f"{stem}.ok")
-        status = "already_delivered"
+        payload, data_name = plaintext, f"{stem}.csv"
+    manifest = referral_file.manifest_bytes(
+        sender=settings.bank.sender_code,
+        bank_code=bank,
+        product_code=product,
+        business_date=as_of,
+        seq=seq,
+        replaces=replaces,
+        cipher=cipher,
+        data_name=data_name,
+        plaintext=plaintext,
+        payload=payload,
+        row_count=row_count,
+    )
+    entry = ledger.Entry(
+        bank,
+        product,
+        as_of,
+        seq,
+        "prepared",
+        data_name,
+        f"{stem}.manifest.json",
+        f"{stem}.ok",
+        row_count,
+        hashlib.sha256(plaintext).hexdigest(),
+        hashlib.sha256(payload).hexdigest() if cipher != "none" else None,
+        replaces,
+        payload,
+        manifest,
+    )
     with engine.begin() as conn:
-        conn.execute(
-            sa.text("""insert into delivery.bank_ledger (bank_code, product_code, business_date, seq, data_file,
-                         manifest_file, row_count, plaintext_sha256, ciphertext_sha256, status)
-                       values (:b, :p, :d, :s, :f, :m, :n, :ph, :ch, 'delivered')"""),
-            {
-                "b": bank,
-                "p": product,
-                "d": as_of,
-                "s": seq,
-                "f": data_name,
-                "m": manifest_name,
-                "n": len(rows),
-                "ph": manifest["files"][0]["plaintext_sha256"],
-                "ch": manifest["files"][0]["ciphertext_sha256"],
-            },
-        )
-    log.info("bank %s/%s %s: %s %s (%d rows)", bank, product, as_of, status, data_name, len(rows))
-    return DropResult(bank, product, as_of.isoformat(), status, len(rows), [data_name, manifest_name])
+        ledger.prepare(conn, entry)
+    return entry
 
 
-def _reconcile(settings: Settings, bank: str, manifest_name: str, manifest: dict, marker_name: str) -> None:
+def _complete(engine: sa.Engine, settings: Settings, e: ledger.Entry) -> None:
+    """Bring the inbox to data + manifest + marker of ``e``, whatever an earlier attempt left."""
+    password = settings.bank.sftp_password(e.bank_code)
+    names = [e.data_file, e.manifest_file, e.marker_file]
     try:
-        remote = json.loads(
-            bank_upload.read_file(settings, bank, settings.bank.sftp_password(bank), manifest_name)
+        inbox = bank_upload.fetch(settings, e.bank_code, password, names)
+        data, manifest = inbox[e.data_file], inbox[e.manifest_file]
+        if data is not None and data != e.payload:
+            if not referral_file.describes(manifest, e.plaintext_sha256, data):
+                _conflict(engine, e, f"{e.data_file} in the inbox is not the file prepared for this seq")
+            with engine.begin() as conn:  # an earlier delivery of the same plaintext: keep it
+                ledger.adopt(conn, e, data, manifest, "adopted the inbox's earlier delivery of the same data")
+        elif manifest is not None and manifest != e.manifest:
+            _conflict(engine, e, f"{e.manifest_file} in the inbox describes other data")
+        ours = [(e.data_file, e.payload), (e.manifest_file, e.manifest), (e.marker_file, b"")]
+        present = [inbox[n] is not None for n, _ in ours]
+        if any(present[i] and not present[i - 1] for i in (1, 2)):
+            # Files come data → manifest → marker: a later one without an earlier one is not our doing.
+            _conflict(
+                engine, e, f"the inbox holds {[n for n, _ in ours if inbox[n] is not None]} out of order"
+            )
+        bank_upload.put_missing(
+            settings, e.bank_code, password, [(n, c) for n, c in ours if inbox[n] is None]
         )
-    except (OSError, ValueError) as exc:
-        raise RuntimeError(
-            f"{manifest_name}: files of this batch already exist in {bank}'s inbox but the manifest cannot be "
-            f"read ({exc}); check the inbox by hand before re-delivering with a new seq"
+    except (asyncssh.Error, OSError) as exc:  # includes SFTPError, refused connections, FileExistsError
+        raise BankDeliveryError(
+            f"SFTP delivery of {e.data_file} to {e.bank_code} failed ({type(exc).__name__}: {exc}); it stays "
+            "prepared in delivery.bank_ledger and a rerun of the bank drop completes it"
         ) from exc
-    ours = manifest["files"][0]["plaintext_sha256"]
-    theirs = (remote.get("files") or [{}])[0].get("plaintext_sha256")
-    if theirs != ours:
-        raise RuntimeError(
-            f"{manifest_name}: {bank}'s inbox holds a different delivery for this business date "
-            f"(plaintext sha256 {theirs} vs {ours}); re-deliver with a new seq and `replaces`"
-        )
-    manifest["files"][0]["ciphertext_sha256"] = remote["files"][0].get("ciphertext_sha256")
-    password = settings.bank.sftp_password(bank)
-    inbox = set(bank_upload.list_inbox(settings, bank, password))
-    missing = [f["name"] for f in remote["files"] if f["name"] not in inbox]
-    if missing:
-        raise RuntimeError(
-            f"{manifest_name}: data file(s) {missing} missing from {bank}'s inbox; re-deliver with a new seq"
-        )
-    if marker_name not in inbox:
-        # The upload stopped before its marker: the bank ignores the set until the marker is there.
-        bank_upload.deliver_files(settings, bank, password, [], marker_name=marker_name)
+    with engine.begin() as conn:
+        ledger.finish(conn, e, "delivered")
+
+
+def _conflict(engine: sa.Engine, e: ledger.Entry, what: str) -> None:
+    with engine.begin() as conn:
+        ledger.finish(conn, e, "conflict", what)
+    raise DeliveryConflict(_conflict_help(e, what))
+
+
+def _conflict_help(e: ledger.Entry, what: str) -> str:
+    return (
+        f"bank {e.bank_code}/{e.product_code} {e.business_date} seq {e.seq:02d}: {what}. Nothing was "
+        "overwritten. Check the inbox with the bank, then deliver under the next sequence number: "
+        f"zxt bank-drop -d {e.business_date} --redeliver --bank {e.bank_code} --product {e.product_code}"
+    )

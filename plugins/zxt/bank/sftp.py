@@ -152,3 +152,47 @@ def read_file(
 ) -> bytes:
     """Contents of ``name`` as the bank user sees it."""
     return asyncio.run(_read(settings, bank_code, password, name, client_key))
+
+
+async def _fetch(
+    settings: Settings, bank_code: str, password: str, names: list[str], client_key: Path | None
+) -> dict[str, bytes | None]:
+    out: dict[str, bytes | None] = {}
+    async with _sftp(settings, bank_code, password, client_key) as sftp:
+        for name in names:
+            try:
+                async with sftp.open(_check_name(name), "rb") as fh:
+                    out[name] = await fh.read()
+            except asyncssh.SFTPNoSuchFile:
+                out[name] = None
+    return out
+
+
+def fetch(
+    settings: Settings, bank_code: str, password: str, names: list[str], *, client_key: Path | None = None
+) -> dict[str, bytes | None]:
+    """What the inbox holds under each of ``names`` (None when absent), in one session."""
+    return asyncio.run(_fetch(settings, bank_code, password, names, client_key))
+
+
+async def _put(
+    settings: Settings, bank_code: str, password: str, files: list[tuple[str, bytes]], client_key: Path | None
+) -> list[dict]:
+    async with _sftp(settings, bank_code, password, client_key) as sftp:
+        return [await _put_then_rename(sftp, _check_name(name), content) for name, content in files]
+
+
+def put_missing(
+    settings: Settings,
+    bank_code: str,
+    password: str,
+    files: list[tuple[str, bytes]],
+    *,
+    client_key: Path | None = None,
+) -> list[dict]:
+    """Upload ``files`` in order (each as ``*.tmp``, then renamed), for names the caller found absent.
+
+    A leftover ``*.tmp`` of a crashed attempt is overwritten; a final name that appeared meanwhile
+    raises FileExistsError and is left untouched.
+    """
+    return asyncio.run(_put(settings, bank_code, password, files, client_key))

@@ -12,8 +12,8 @@ from zxt.cli.common import DateOpt, console, parse_date, print_json
 from zxt.core.settings import BUREAU_TZ
 
 
-def deliverable(date_: str) -> date:
-    """The date, if delivery may act on it (current business date, published); else exit saying why."""
+def deliverable(date_: str, mart: str) -> date:
+    """The date, if delivery may act on it (current business date, ``mart`` published); else exit saying why."""
     from zxt.core import delivery_policy
     from zxt.quality import publish
 
@@ -22,8 +22,10 @@ def deliverable(date_: str) -> date:
     if not decision.deliver:
         console.print(decision.reason)
         raise typer.Exit(0)
-    if not publish.is_published(as_of):
-        raise typer.BadParameter(f"{as_of} is not published; run the nightly DAG or `zxt publish` first")
+    if not publish.is_published(as_of, mart):
+        raise typer.BadParameter(
+            f"{mart} is not published for {as_of}; run the nightly DAG or `zxt publish` first"
+        )
     return as_of
 
 
@@ -31,7 +33,7 @@ def stage_reminders(date_: DateOpt) -> None:
     """Stage SMS reminders for the published current business date into delivery.outbox."""
     from zxt.delivery import outbox
 
-    print_json(asdict(outbox.stage_reminders(deliverable(date_))))
+    print_json(asdict(outbox.stage_reminders(deliverable(date_, "credit_warning"))))
 
 
 def relay(
@@ -47,11 +49,29 @@ def relay(
     print_json(out)
 
 
-def bank_drop(date_: DateOpt) -> None:
-    """Deliver bank referral files for a published current business date."""
+def bank_drop(
+    date_: DateOpt,
+    redeliver: Annotated[
+        bool,
+        typer.Option(
+            help="Deliver under the next sequence number (manifest `replaces` the earlier one): after a "
+            "conflict was settled with the bank, or when the date's data changed since it was delivered."
+        ),
+    ] = False,
+    bank: Annotated[str | None, typer.Option(help="Only this bank.")] = None,
+    product: Annotated[str | None, typer.Option(help="Only this product.")] = None,
+) -> None:
+    """Deliver bank referral files for a published current business date (once; see --redeliver)."""
     from zxt.bank import drop
+    from zxt.core.errors import NeedsOperator
 
-    print_json([asdict(r) for r in drop.deliver_bank_referrals(deliverable(date_))])
+    as_of = deliverable(date_, drop.MART)
+    try:
+        results = drop.deliver_bank_referrals(as_of, redeliver=redeliver, only=(bank, product))
+    except NeedsOperator as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    print_json([asdict(r) for r in results])
 
 
 def register(app: typer.Typer) -> None:

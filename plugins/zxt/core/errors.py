@@ -22,3 +22,8 @@ class NeedsOperator(ZxtError):
 
 class GateFailed(NeedsOperator):
     """A data-quality gate failed: publish and delivery are blocked for that date."""
+
+
+class DeliveryConflict(NeedsOperator):
+    """A bank's inbox holds different files under our names, or an authorisation lapsed: nothing is
+    sent or overwritten until a person has looked."""

@@ -32,3 +32,21 @@ def make(first17: str) -> str:
 
 def is_mobile(value: str) -> bool:
     return bool(MOBILE_RE.match(value or ""))
+
+
+# Taxpayers whose registered name may be a natural person's name: an individual business (个体工商户)
+# without a trade name is registered under its operator's name, and a sole proprietorship (个人独资企业)
+# is often known by its owner's. GB 32100 codes individual businesses as category "92".
+PERSON_NAMED_ENTITY_TYPES = ("individual_business", "sole_proprietorship")
+INDIVIDUAL_BUSINESS_USCC_PREFIX = "92"
+
+
+def name_is_personal(entity_type: str | None, uscc: str | None) -> bool:
+    """Whether a taxpayer's name must be treated as a person's name (masked where officers read).
+
+    Either signal suffices; with neither known the name is treated as personal (masked)."""
+    if entity_type is None and uscc is None:
+        return True
+    return entity_type in PERSON_NAMED_ENTITY_TYPES or (uscc or "").startswith(
+        INDIVIDUAL_BUSINESS_USCC_PREFIX
+    )

@@ -1,7 +1,7 @@
 """All configuration in one typed place, read from ``ZXT_*`` environment variables, in sections.
 
 ``settings.paths`` (files), ``.warehouse``, ``.clock`` (the bureau's clock), ``.pipeline`` (nightly
-run), ``.sms``, ``.delivery`` (send rules) and ``.bank`` (SFTP drops). Importing this module does
+run), ``.quality`` (gates), ``.sms``, ``.delivery`` (send rules) and ``.bank`` (SFTP drops). Importing this module does
 no I/O, so DAG files may import it at parse time.
 """
 
@@ -93,6 +93,16 @@ class Paths:
     def dbt_project_dir(self) -> Path:
         return PROJECT_ROOT / "dbt_project"
 
+    @property
+    def dbt_manifest(self) -> Path:
+        """Written by ``zxt dbt parse`` (and ``make install``); the gate registry is read from it."""
+        return self.dbt_project_dir / "target" / "manifest.json"
+
+    @property
+    def expectations_dir(self) -> Path:
+        """GX suites of the mart gates and the source gate's policy (sources.yml)."""
+        return PROJECT_ROOT / "expectations"
+
 
 @dataclass(frozen=True)
 class PgParams:
@@ -165,6 +175,20 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True)
+class QualitySettings:
+    """Gates. The mart gate's row-count band comes from the mart's own published history (the median
+    of its last ``row_history`` published partitions × [low, high]), never from the data it judges.
+    Defaults calibrated on the synthetic county (docs/benchmarks.md): the week before a quarterly
+    deadline triples the warnings (the ceiling is a warning), the day after drops them to 0.6."""
+
+    row_history: int = field(default_factory=lambda: _env_int("ZXT_GATE_ROW_HISTORY", 3))
+    # With fewer published partitions than this the band is not applied (recorded as such).
+    row_min_history: int = field(default_factory=lambda: _env_int("ZXT_GATE_ROW_MIN_HISTORY", 3))
+    row_band_low: float = field(default_factory=lambda: _env_float("ZXT_GATE_ROW_BAND_LOW", 0.5))
+    row_band_high: float = field(default_factory=lambda: _env_float("ZXT_GATE_ROW_BAND_HIGH", 4.0))
+
+
+@dataclass(frozen=True)
 class SmsSettings:
     """Tencent Cloud SMS ``SendSms`` 2021-01-11."""
 
@@ -214,6 +238,7 @@ class Settings:
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     clock: Clock = field(default_factory=Clock)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    quality: QualitySettings = field(default_factory=QualitySettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     bank: BankSettings = field(default_factory=BankSettings)

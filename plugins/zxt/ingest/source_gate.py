@@ -1,59 +1,198 @@
-"""Source gate: the inputs a date needs must be there before dbt runs.
+"""Source gate: the drops a date's marts read must have arrived whole before those marts publish.
 
-A snapshot dataset (registry, obligations, ratings, authorisations) must have rows loaded from a
-drop dated exactly as_of_date: falling back to an older snapshot would, for example, send a bank an
-enterprise that revoked its authorisation since, or text a contact's old number.
+For every landing dataset, three checks on the drop dated ``as_of`` (policy: expectations/sources.yml):
+- arrival: a drop for the date was loaded (a snapshot must not fall back to an older one: that would
+  send a bank an enterprise that revoked its authorisation since, or text a contact's old number);
+- rejected share: the share of the drop's rows the contract refused (a filings drop refused whole
+  would otherwise read as "nothing filed" and remind taxpayers who did file);
+- volume: rows loaded against the median of the dataset's recent drops (a registry cut to 40 % would
+  otherwise shrink every warning and referral by 60 % without a sound); an empty snapshot fails
+  unless the dataset may legitimately be empty (no bank authorisations yet).
+Each check is recorded in ``ops.gate_results``. A failed check of severity error blocks every gated
+mart that reads the dataset (lineage from the dbt manifest); the others build and publish. When every
+gated mart is blocked the gate fails as a whole (nothing downstream can publish).
 """
 
 from __future__ import annotations
 
-import json
-from datetime import date
+import logging
+import statistics
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
+from zxt.core import mart_registry
 from zxt.core.errors import GateFailed
 from zxt.core.settings import Settings, get_settings
 from zxt.ingest import contracts
-from zxt.warehouse import migrate
+from zxt.ingest.source_policy import DatasetPolicy, policy_for
+from zxt.warehouse import gate_log, migrate
 from zxt.warehouse import server as warehouse
+
+log = logging.getLogger(__name__)
+
+DROP_SQL = """
+select count(*) as files, coalesce(sum(rows_loaded), 0) as loaded, coalesce(sum(rows_rejected), 0) as rejected
+from ops.load_batches where dataset = :n and drop_date = :d
+"""
+HISTORY_SQL = """
+select drop_date, sum(rows_loaded) as loaded from ops.load_batches
+where dataset = :n and drop_date < :d group by drop_date order by drop_date desc limit :k
+"""
 
 
 def check_sources(as_of: date, settings: Settings | None = None) -> dict:
-    """Every snapshot dataset needs rows loaded from a drop dated ``as_of``; rejects are reported."""
-    engine = warehouse.engine(settings or get_settings())
+    """Check every landing dataset's drop for ``as_of``; returns the report, raises when nothing can publish."""
+    settings = settings or get_settings()
+    registry = mart_registry.load(settings)
+    engine = warehouse.engine(settings)
     migrate.ensure_current(engine)
-    report: dict = {"as_of_date": as_of.isoformat(), "datasets": {}}
-    missing: list[str] = []
+    policy_file = settings.paths.expectations_dir / "sources.yml"
+    now = settings.clock.now()
+    report: dict = {"as_of_date": as_of.isoformat(), "datasets": {}, "blocked_marts": {}}
+    checks: list[gate_log.Check] = []
     with engine.connect() as conn:
         for ds in contracts.load_contracts().values():
-            row = conn.execute(
-                sa.text(
-                    """select max(drop_date) as latest,
-                              coalesce(sum(rows_loaded) filter (where drop_date = :d), 0) as loaded,
-                              coalesce(sum(rows_rejected) filter (where drop_date = :d), 0) as rejected
-                       from ops.load_batches where dataset = :n and drop_date <= :d"""
-                ),
-                {"n": ds.name, "d": as_of},
-            ).one()
+            policy = policy_for(ds, policy_file)
+            drop = conn.execute(sa.text(DROP_SQL), {"n": ds.name, "d": as_of}).one()
+            history = [
+                int(r.loaded)
+                for r in conn.execute(sa.text(HISTORY_SQL), {"n": ds.name, "d": as_of, "k": policy.history})
+            ]
+            found = _dataset_checks(
+                policy, as_of, now, int(drop.files), int(drop.loaded), int(drop.rejected), history
+            )
+            checks += found
             report["datasets"][ds.name] = {
-                "latest_drop": row.latest.isoformat() if row.latest else None,
-                "rows_loaded": int(row.loaded),
-                "rows_rejected": int(row.rejected),
+                "load": ds.load,
+                "read_by": registry.readers_of(ds.name),
+                "rows_loaded": int(drop.loaded),
+                "rows_rejected": int(drop.rejected),
+                "checks": {c.details["check"]: "ok" if c.success else c.severity for c in found},
             }
-            if ds.load == "snapshot" and not row.loaded:
-                missing.append(ds.name)
-    report["missing_snapshots"] = missing
+    for mart in registry:
+        blocked_by = [
+            {"dataset": c.details["dataset"], "check": c.details["check"], "reason": c.observed["reason"]}
+            for c in checks
+            if c.is_error and c.mart is None and c.details["dataset"] in mart.datasets
+        ]
+        if blocked_by:
+            report["blocked_marts"][mart.name] = blocked_by
+        checks.append(
+            gate_log.Check(
+                gate_log.INPUTS,
+                not blocked_by,
+                "error",
+                observed={"status": "blocked" if blocked_by else "passed", "blocked_by": blocked_by},
+                details={"datasets": list(mart.datasets)},
+                mart=mart.name,
+            )
+        )
     with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "insert into ops.gate_results (as_of_date, gate, success, details) values (:d, 'sources', :s, :j)"
-            ),
-            {"d": as_of, "s": not missing, "j": json.dumps(report)},
-        )
-    if missing:
+        report["run_id"] = gate_log.record(conn, as_of, gate_log.SOURCE_GATE, checks)
+    report["errors"] = [f"{c.name}: {c.observed['reason']}" for c in checks if c.is_error and c.mart is None]
+    report["warnings"] = [f"{c.name}: {c.observed['reason']}" for c in checks if c.is_warning]
+    summary = _summary(report, len(registry))
+    if registry.names and len(report["blocked_marts"]) == len(registry):
+        log.error("%s", summary)
         raise GateFailed(
-            f"source gate failed for {as_of}: no rows loaded from a {as_of} drop of {missing}; "
-            "check the landing zone and raw.rejects (an older snapshot is not used in its place)"
+            summary + " Check the landing zone and raw.rejects; an older snapshot is not used instead."
         )
+    (log.warning if report["errors"] or report["warnings"] else log.info)("%s", summary)
     return report
+
+
+def _check(
+    dataset: str, check: str, severity: str | None, observed: dict, thresholds: dict | None = None
+) -> gate_log.Check:
+    """A passed check when ``severity`` is None, else a failed one of that severity."""
+    details = {"dataset": dataset, "check": check, **(thresholds or {})}
+    return gate_log.Check(f"{dataset}: {check}", severity is None, severity, observed, details)
+
+
+def _dataset_checks(
+    p: DatasetPolicy,
+    as_of: date,
+    now: datetime,
+    files: int,
+    loaded: int,
+    rejected: int,
+    history: list[int],
+) -> list[gate_log.Check]:
+    name = p.dataset
+    deadline = p.deadline(as_of)
+    if not files:
+        when = "late: was due" if now >= deadline else "not due yet: expected"
+        reason = f"no file of the {as_of} drop is loaded (missing, late or refused whole); {when} by {deadline:%Y-%m-%d %H:%M}"
+        return [_check(name, "arrival", "error", {"reason": reason, "expected_by": deadline.isoformat()})]
+    out = [_check(name, "arrival", None, {"reason": "loaded", "files": files})]
+    read = loaded + rejected
+    share = rejected / read if read else 0.0
+    severity = None
+    if share >= p.rejected_error:
+        severity = "error" if rejected >= p.min_rows else "warning"
+    elif share >= p.rejected_warning:
+        severity = "warning"
+    out.append(
+        _check(
+            name,
+            "rejected_share",
+            severity,
+            {
+                "reason": f"{rejected} of {read} rows rejected ({share:.1%}); see raw.rejects",
+                "rows_rejected": rejected,
+                "rows_read": read,
+                "share": round(share, 4),
+            },
+            {"warning": p.rejected_warning, "error": p.rejected_error, "min_rows": p.min_rows},
+        )
+    )
+    out.append(_volume(p, loaded, history))
+    return out
+
+
+def _volume(p: DatasetPolicy, loaded: int, history: list[int]) -> gate_log.Check:
+    name = p.dataset
+    thresholds = {
+        "error_below": p.volume_error_below,
+        "warning_below": p.volume_warning_below,
+        "warning_above": p.volume_warning_above,
+        "may_be_empty": p.may_be_empty,
+    }
+    if loaded == 0 and not p.may_be_empty:
+        return _check(
+            name, "volume", "error", {"reason": "the drop has no rows", "rows_loaded": 0}, thresholds
+        )
+    if len(history) < p.min_history:
+        reason = f"{loaded} rows; {len(history)} earlier drop(s), {p.min_history} needed to judge volume"
+        return _check(name, "volume", None, {"reason": reason, "rows_loaded": loaded}, thresholds)
+    median = statistics.median(history)
+    ratio = loaded / median if median else (1.0 if loaded == 0 else float("inf"))
+    observed = {"rows_loaded": loaded, "median": median, "ratio": round(ratio, 3) if median else None}
+    severity = None
+    if p.volume_error_below is not None and ratio < p.volume_error_below:
+        severity = "error" if median - loaded >= p.min_rows else "warning"
+    elif (p.volume_warning_below is not None and ratio < p.volume_warning_below) or (
+        p.volume_warning_above is not None and median and ratio > p.volume_warning_above
+    ):
+        severity = "warning"
+    observed["reason"] = (
+        f"{loaded} rows loaded against a median of {median:g} over the last {len(history)} drops"
+    )
+    return _check(name, "volume", severity, observed, thresholds)
+
+
+def _summary(report: dict, marts: int) -> str:
+    blocked = report["blocked_marts"]
+    parts = [
+        f"source gate {report['as_of_date']}: {len(report['errors'])} error(s), {len(report['warnings'])} warning(s)"
+    ]
+    parts += [f"ERROR {e}" for e in report["errors"]]
+    parts += [f"warning {w}" for w in report["warnings"]]
+    parts.append(
+        f"blocked marts: {sorted(blocked)} of {marts}"
+        if blocked
+        else f"all {marts} gated mart(s) may publish"
+    )
+    parts.append(f"full result: {gate_log.where_to_look(report['run_id'])}")
+    return " — ".join(parts)

@@ -13,6 +13,7 @@ from rich.table import Table
 from zxt.bank import sftp as bank_upload
 from zxt.core.settings import Settings, get_settings
 from zxt.ingest import contracts
+from zxt.warehouse import gate_log, published
 from zxt.warehouse import server as warehouse
 
 
@@ -23,8 +24,9 @@ class Summary:
     rejects: list[tuple[str, str, int]] = field(default_factory=list)
     layer_rows: dict[str, int] = field(default_factory=dict)
     warnings: list[tuple] = field(default_factory=list)
-    gate: dict | None = None
-    published: bool = False
+    sources: dict[str, list[str]] = field(default_factory=dict)  # errors / warnings of the source gate
+    gates: dict[str, dict] = field(default_factory=dict)  # mart -> latest mart gate verdict
+    published: dict[str, bool] = field(default_factory=dict)  # mart -> published for the date
     outbox: dict[str, int] = field(default_factory=dict)
     gateway_accepted: int | None = None
     bank_ledger: list[tuple] = field(default_factory=list)
@@ -73,20 +75,29 @@ def collect(as_of: date, settings: Settings | None = None) -> Summary:
                 ]
         except sa.exc.ProgrammingError:
             s.warnings = []
-        gate_row = conn.execute(
-            sa.text(
-                "select success, details from ops.gate_results where as_of_date = :d and gate = 'credit_warning' "
-                "order by checked_at desc limit 1"
-            ),
-            {"d": as_of},
-        ).first()
-        if gate_row:
-            s.gate = {"success": gate_row.success, **gate_row.details}
-        s.published = bool(
-            conn.execute(
-                sa.text("select 1 from ops.publish_log where as_of_date = :d"), {"d": as_of}
-            ).scalar()
-        )
+        s.sources = {
+            severity: [
+                f"{name}: {reason}"
+                for name, reason in conn.execute(
+                    sa.text(
+                        """select check_name, observed->>'reason' from ops.gate_results
+                           where run_id = (select run_id from ops.gate_results
+                                           where as_of_date = :d and gate = :g order by checked_at desc limit 1)
+                             and mart is null and severity = :s order by check_name"""
+                    ),
+                    {"d": as_of, "g": gate_log.SOURCE_GATE, "s": severity},
+                ).all()
+            ]
+            for severity in ("error", "warning")
+        }
+        for mart, verdict in gate_log.latest_verdicts(conn, as_of, gate_log.MART_GATE).items():
+            failed = [
+                f"{r.check_name} ({(r.observed or {}).get('reason') or (r.observed or {}).get('unexpected_count', (r.observed or {}).get('observed_value'))})"
+                for r in gate_log.run_rows(conn, verdict.run_id)
+                if not r.success and r.check_name != gate_log.VERDICT
+            ]
+            s.gates[mart] = {"status": verdict.status, "rows": verdict.observed.get("rows"), "failed": failed}
+        s.published = {m: published.is_published(conn, as_of, m) for m in s.gates}
         s.outbox = dict(
             conn.execute(
                 sa.text("select status, count(*) from delivery.outbox where as_of_date = :d group by 1"),
@@ -152,16 +163,18 @@ def print_summary(as_of: date, console: Console, settings: Settings | None = Non
         t.add_row(w[0], f"{w[1]:,}", f"{w[2]:,}", f"{w[3]:,}", f"{w[4]:,}", f"{w[5]:,}")
     console.print(t)
 
-    gate = (
-        "not run"
-        if s.gate is None
-        else (
-            "[green]passed[/]"
-            if s.gate["success"]
-            else "[red]FAILED[/] " + "; ".join(s.gate.get("failures", []))
+    for severity, colour in (("error", "red"), ("warning", "yellow")):
+        for line in s.sources.get(severity, []):
+            console.print(f"Source gate [{colour}]{severity}[/]: {line}")
+    if not s.gates:
+        console.print("Mart gates: not run")
+    for mart, g in s.gates.items():
+        colour = {"passed": "green", "blocked": "yellow"}.get(g["status"], "red")
+        failed = f" — {'; '.join(g['failed'])}" if g["failed"] else ""
+        console.print(
+            f"Mart gate {mart}: [{colour}]{g['status']}[/] ({g['rows']} rows){failed}   "
+            f"Published: {'yes' if s.published.get(mart) else 'no'}"
         )
-    )
-    console.print(f"Mart gate: {gate}   Published: {'yes' if s.published else 'no'}")
     console.print(f"Reminders in outbox: {s.outbox or 'none'}")
     if s.outbox.get("queued"):
         console.print("  (queued = due later: a per-number daily cap or a provider limit rescheduled them)")
@@ -176,7 +189,7 @@ def print_summary(as_of: date, console: Console, settings: Settings | None = Non
     console.rule("Where to look")
     console.print(
         f"warehouse   psql 'postgresql://{pg.user}:{pg.password if settings.warehouse.embedded else '***'}@{pg.host}:{pg.port}/{pg.dbname}'\n"
-        "            officers: marts.credit_warning_current (masked); marts.credit_warning, marts.bank_referral\n"
+        "            officers: marts.<mart>_current views (masked; `zxt marts` lists them)\n"
         "            rejects: raw.rejects; loads: ops.load_batches; gates: ops.gate_results; outbox: delivery.outbox\n"
         f"landing     {settings.paths.landing}\n"
         f"archive     {settings.paths.archive}\n"

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from zxt.core.identifiers import ALPHABET, MOBILE_PATTERN, WEIGHTS
+from zxt.core.identifiers import (
+    ALPHABET,
+    INDIVIDUAL_BUSINESS_USCC_PREFIX,
+    MOBILE_PATTERN,
+    PERSON_NAMED_ENTITY_TYPES,
+    WEIGHTS,
+)
 from zxt.warehouse.ddl import execute_script
 
 
@@ -42,6 +48,21 @@ language sql immutable parallel safe as $fn$
 $fn$;"""
 
 
+def mask_person_name_sql() -> str:
+    # Mirrors identifiers.name_is_personal: the taxpayer name of an individual business or sole
+    # proprietorship (or of unknown kind) is masked like a person's name; a company's is shown.
+    types = ", ".join(f"'{t}'" for t in PERSON_NAMED_ENTITY_TYPES)
+    return f"""
+create or replace function zxt.mask_person_name(n text, entity_type text, uscc text) returns text
+language sql immutable parallel safe as $fn$
+  select case
+    when (entity_type is null and uscc is null)
+      or coalesce(entity_type in ({types}), false)
+      or coalesce(uscc like '{INDIVIDUAL_BUSINESS_USCC_PREFIX}%', false)
+    then zxt.mask_name(n) else n end
+$fn$;"""
+
+
 def is_date_sql(server_version_num: int) -> str:
     # Strictly YYYY-MM-DD ('today', 'infinity', '05/01/2025' are dates to PostgreSQL, not to a contract).
     # pg_input_is_valid (PostgreSQL 16+) checks without a subtransaction per row.
@@ -70,6 +91,7 @@ def apply(conn: sa.Connection) -> None:
                 uscc_valid_sql(),
                 is_mobile_sql(),
                 MASK_SQL,
+                mask_person_name_sql(),
                 is_date_sql(version),
             ]
         ),

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_partition',
         unique_key='as_of_date',
         on_schema_change='append_new_columns',
     )
@@ -30,13 +30,14 @@ filings as (
     select * from {{ ref('stg_tax__filings') }}
 ),
 
+-- In force on as_of_date and still on the morning the bank receives the file.
 current_authorisations as (
     select distinct on (uscc, bank_code) *
     from authorisations
     where
         authorised_date <= {{ as_of_date() }}
-        and expires_date > {{ as_of_date() }}
-        and (revoked_date is null or revoked_date > {{ as_of_date() }})
+        and expires_date > {{ as_of_date() }} + {{ var('bank_delivery_lag_days') | int }}
+        and (revoked_date is null or revoked_date > {{ as_of_date() }} + {{ var('bank_delivery_lag_days') | int }})
     order by uscc asc, bank_code asc, authorised_date desc, authorisation_id asc
 ),
 
@@ -57,6 +58,8 @@ candidates as (
         a.authorised_scope,
         t.uscc,
         t.taxpayer_name,
+        t.entity_type,
+        t.branch_code,
         l.credit_level,
         l.evaluation_year,
         l.level_source,
@@ -87,6 +90,8 @@ final as (
         uscc,
         authorisation_id,
         authorised_scope,
+        entity_type,
+        branch_code,
         case when '|' || authorised_scope || '|' like '%|basic|%' then taxpayer_name end as taxpayer_name,
         case when '|' || authorised_scope || '|' like '%|credit_level|%' then credit_level end as credit_level,
         case when '|' || authorised_scope || '|' like '%|credit_level|%' then evaluation_year end as evaluation_year,

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_partition',
         unique_key='as_of_date',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['as_of_date', 'uscc']}],
@@ -160,6 +160,7 @@ final as (
         ) as warning_id,
         w.uscc,
         t.taxpayer_name,
+        t.entity_type,
         t.branch_code,
         t.officer_code,
         'filing_' || w.filing_status as warning_type,

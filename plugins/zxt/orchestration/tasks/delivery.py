@@ -14,10 +14,13 @@ def stage_reminders() -> dict:
 
     from zxt.core import delivery_policy
     from zxt.delivery import outbox
+    from zxt.quality import publish
 
     decision = delivery_policy.decide(as_of(), run_type(get_current_context()))
     if not decision.deliver:
         return {"staged": 0, "reason": decision.reason}
+    if not publish.is_published(as_of(), "credit_warning"):  # its inputs were blocked tonight
+        return {"staged": 0, "reason": f"credit_warning is not published for {as_of()}: nothing staged"}
     return {**asdict(outbox.stage_reminders(as_of())), "reason": decision.reason}
 
 
@@ -26,13 +29,22 @@ def bank_drop() -> dict:
     """Referral files for each bank product into the bank's SFTP inbox, once per business date."""
     from dataclasses import asdict
 
+    from airflow.exceptions import AirflowFailException
+
     from zxt.bank import drop
     from zxt.core import delivery_policy
+    from zxt.core.errors import NeedsOperator
+    from zxt.quality import publish
 
     decision = delivery_policy.decide(as_of(), run_type(get_current_context()))
     if not decision.deliver:
         return {"drops": [], "reason": decision.reason}
-    return {"drops": [asdict(r) for r in drop.deliver_bank_referrals(as_of())], "reason": decision.reason}
+    if not publish.is_published(as_of(), drop.MART):  # its inputs were blocked tonight
+        return {"drops": [], "reason": f"{drop.MART} is not published for {as_of()}: nothing sent"}
+    try:
+        return {"drops": [asdict(r) for r in drop.deliver_bank_referrals(as_of())], "reason": decision.reason}
+    except NeedsOperator as exc:  # a conflicting inbox or a lapsed authorisation: retrying cannot help
+        raise AirflowFailException(str(exc)) from exc
 
 
 @task
