@@ -106,9 +106,14 @@ def run(
 ) -> subprocess.CompletedProcess:
     settings = settings or get_settings()
     settings.paths.airflow_home.mkdir(parents=True, exist_ok=True)
+    env = environ(settings, extra)
+    if args[:2] == ["dags", "test"]:
+        # `dags test` of a DAG with deadline alerts fails when its run ends (Airflow 3.3 looks the
+        # unsaved alerts up by id); there is no triggerer to send one in that process anyway.
+        env["ZXT_PUBLISH_DEADLINE_MIN"] = "0"
     return subprocess.run(
         [airflow_bin(), *args],
-        env=environ(settings, extra),
+        env=env,
         check=False,
         text=True,
         capture_output=capture,
