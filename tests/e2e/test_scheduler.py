@@ -60,7 +60,8 @@ def _fresh_metadata_db(settings) -> str:
 
     pg = settings.warehouse.pg
     admin = sa.create_engine(
-        f"postgresql+psycopg://{pg.user}:{pg.password}@{pg.host}:{pg.port}/postgres", isolation_level="AUTOCOMMIT"
+        f"postgresql+psycopg://{pg.user}:{pg.password}@{pg.host}:{pg.port}/postgres",
+        isolation_level="AUTOCOMMIT",
     )
     with admin.connect() as conn:
         conn.execute(sa.text(f'drop database if exists "{METADATA_DB}" with (force)'))
@@ -192,6 +193,16 @@ def backfill(airflow):
     # Paused (new DAGs start paused): the backfill waits, and `zxt airflow status` says why.
     stuck = _wait(lambda: api.paused_with_backfills(client), 60, "the backfill to be reported stuck", 2)
     assert stuck[0].dag_id == "zxt_nightly" and "unpause" in stuck[0].message
+    from typer.testing import CliRunner
+
+    from zxt.cli.main import app
+
+    status = CliRunner().invoke(app, ["airflow", "status"])
+    assert status.exit_code == 0, status.output
+    text = " ".join(status.output.split())
+    assert "api-server" in text and "scheduler" in text and "triggerer" in text
+    assert "zxt_nightly is paused" in text and "zxt airflow dags unpause zxt_nightly" in text
+    assert f"login {airflow['settings'].airflow.username} / {airflow['settings'].airflow.password}" in text
     client.call("PATCH", "/dags/zxt_nightly", json={"is_paused": False})
     runs = _wait(lambda: _runs_finished(client, "backfill", 3), 1500, "the three backfill runs")
     airflow["backfill_runs"] = {_business_date(r): r for r in runs}
@@ -227,8 +238,12 @@ def test_the_withheld_drop_fails_its_source_gate_and_alerts(backfill):
     robot = [m["content"] for m in _alerts(settings, "wecom.jsonl")]
     mails = _alerts(settings, "mail.jsonl")
     day = WITHHELD[2].isoformat()
-    assert any("source_gate gate failed" in c and f"business date {day}" in c and "tax/taxpayers" in c for c in robot)
-    assert any(f"business date {day}" in m["subject"] and "/dags/zxt_nightly/runs/" in m["body"] for m in mails)
+    assert any(
+        "source_gate gate failed" in c and f"business date {day}" in c and "tax/taxpayers" in c for c in robot
+    )
+    assert any(
+        f"business date {day}" in m["subject"] and "/dags/zxt_nightly/runs/" in m["body"] for m in mails
+    )
 
 
 def test_concurrent_nights_neither_deadlock_nor_overlap_their_builds(backfill):
@@ -280,15 +295,32 @@ def test_airflow_backfill_create_from_the_cli(backfill):
     day = BACKFILL[0]
     before = _scalar(engine, "select count(*) from marts.credit_warning where as_of_date = :d", d=day)
     result = airflow_env.run(
-        ["backfill", "create", "--dag-id", "zxt_nightly", "--from-date", day.isoformat(), "--to-date",
-         day.isoformat(), "--reprocess-behavior", "completed"],
+        [
+            "backfill",
+            "create",
+            "--dag-id",
+            "zxt_nightly",
+            "--from-date",
+            day.isoformat(),
+            "--to-date",
+            day.isoformat(),
+            "--reprocess-behavior",
+            "completed",
+        ],
         settings,
         capture=True,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     backfills = client.call("GET", "/backfills", params={"dag_id": "zxt_nightly"})["backfills"]
     assert len(backfills) == 2
-    _wait(lambda: all(b.get("completed_at") for b in client.call("GET", "/backfills", params={"dag_id": "zxt_nightly"})["backfills"]), 900, "the CLI backfill")
+    _wait(
+        lambda: all(
+            b.get("completed_at")
+            for b in client.call("GET", "/backfills", params={"dag_id": "zxt_nightly"})["backfills"]
+        ),
+        900,
+        "the CLI backfill",
+    )
     run = client.run_for(day)
     assert run["run_type"] == "backfill" and run["state"] == "success"
     assert _scalar(engine, "select count(*) from marts.credit_warning where as_of_date = :d", d=day) == before
@@ -331,7 +363,9 @@ def test_a_night_past_its_deadline_alerts(backfill):
     assert _business_date(scheduled[0]) >= today - timedelta(days=2)
 
     def deadline_alert():
-        return [m for m in _alerts(settings, "wecom.jsonl") if "not published by its deadline" in m["content"]]
+        return [
+            m for m in _alerts(settings, "wecom.jsonl") if "not published by its deadline" in m["content"]
+        ]
 
     found = _wait(deadline_alert, 400, "a deadline alert", 5)
     assert any("zxt_nightly" in m["content"] and "Business date" in m["content"] for m in found)
