@@ -32,8 +32,19 @@ from zxt.warehouse import server as warehouse
 log = logging.getLogger(__name__)
 
 DROP_SQL = """
-select count(*) as files, coalesce(sum(rows_loaded), 0) as loaded, coalesce(sum(rows_rejected), 0) as rejected
+select count(*) filter (where status = 'loaded') as files, coalesce(sum(rows_loaded), 0) as loaded,
+       coalesce(sum(rows_rejected), 0) as rejected
 from ops.load_batches where dataset = :n and drop_date = :d
+"""
+# Files of the drop refused whole, and landing paths of the dataset refused unread (symlinks,
+# misnamed date folders): the drop is incomplete, whatever loaded beside them.
+REFUSED_SQL = """
+select source_file as path, reason from ops.load_batches
+where dataset = :n and drop_date = :d and status = 'quarantined'
+union all
+select path, reason from ops.landing_refusals
+where dataset = :n and (drop_date = :d or drop_date is null)
+order by path
 """
 HISTORY_SQL = """
 select drop_date, sum(rows_loaded) as loaded from ops.load_batches
@@ -62,6 +73,8 @@ def check_sources(as_of: date, settings: Settings | None = None) -> dict:
             found = _dataset_checks(
                 policy, as_of, now, int(drop.files), int(drop.loaded), int(drop.rejected), history
             )
+            refused = conn.execute(sa.text(REFUSED_SQL), {"n": ds.name, "d": as_of}).all()
+            found.append(_refused(ds.name, refused))
             checks += found
             report["datasets"][ds.name] = {
                 "load": ds.load,
@@ -149,6 +162,22 @@ def _dataset_checks(
     )
     out.append(_volume(p, loaded, history))
     return out
+
+
+def _refused(name: str, refused: list) -> gate_log.Check:
+    if not refused:
+        return _check(name, "quarantine", None, {"reason": "no file quarantined or refused"})
+    listed = "; ".join(f"{r.path}: {r.reason}" for r in refused[:5])
+    more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
+    return _check(
+        name,
+        "quarantine",
+        "error",
+        {
+            "reason": f"{len(refused)} file(s) or path(s) of the drop quarantined or refused: {listed}{more}",
+            "refused": [{"path": r.path, "reason": r.reason} for r in refused],
+        },
+    )
 
 
 def _volume(p: DatasetPolicy, loaded: int, history: list[int]) -> gate_log.Check:
