@@ -161,8 +161,10 @@ def test_a_quarantined_file_blocks_the_marts_that_read_it_with_the_reason(county
     report = _check(engine)  # the night goes on: credit_warning still publishes
     assert list(report["blocked_marts"]) == ["bank_referral"]
     ok, severity, observed = _recorded(engine, "bank/authorisations: quarantine")
-    assert (ok, severity) == (False, "error")
+    assert (ok, severity) == (False, "warning")  # the drop's only file: arrival is the error
     assert "truncated" in observed["reason"] and path.name in observed["reason"]
+    ok, severity, _ = _recorded(engine, "bank/authorisations: arrival")
+    assert (ok, severity) == (False, "error")
 
 
 def test_a_date_folder_linked_out_of_the_landing_zone_is_refused_and_blocks(county, engine, tmp_path):
@@ -172,7 +174,7 @@ def test_a_date_folder_linked_out_of_the_landing_zone_is_refused_and_blocks(coun
     folder.symlink_to(outside)
     report = _check(engine)
     assert list(report["blocked_marts"]) == ["bank_referral"]
-    _, _, observed = _recorded(engine, "bank/authorisations: quarantine")
-    assert "symlink" in observed["reason"]
+    _, severity, observed = _recorded(engine, "bank/authorisations: quarantine")
+    assert severity == "error" and "symlink" in observed["reason"]
     _, _, arrival = _recorded(engine, "bank/authorisations: arrival")
     assert "no file of the 2026-11-12 drop is loaded" in arrival["reason"]
