@@ -1,7 +1,7 @@
 """The warehouse build lease: one night at a time builds the shared staging and intermediate layers.
 
 Revision ID: 0801
-Revises: 031
+Revises: 040
 Create Date: 2026-11-26
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from zxt.warehouse.ddl import execute_script
 
 revision = "0801"
-down_revision = "031"
+down_revision = "040"
 branch_labels = None
 depends_on = None
 
