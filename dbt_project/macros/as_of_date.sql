@@ -33,3 +33,15 @@
     {%- set code = var('bureau_region_code') | string -%}
     case {{ column }} when '{{ code }}' then 0 when '{{ code[:4] }}00' then 1 when '{{ code[:2] }}0000' then 2 else 3 end
 {%- endmacro %}
+
+{#- The evaluation year credit_outlook projects: the year of as_of_date, unless the var
+    evaluation_year names the previous one (the differential check re-rates a published year from
+    what was known on its publication day). -#}
+{% macro evaluation_year() -%}
+    {%- set year = var('evaluation_year', none) -%}
+    {%- if year is none -%}
+        cast(extract(year from {{ as_of_date() }}) as integer)
+    {%- else -%}
+        {{ year | int }}
+    {%- endif -%}
+{%- endmacro %}

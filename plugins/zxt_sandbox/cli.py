@@ -93,6 +93,67 @@ def bench(
     )
 
 
+def bench_marts(
+    enterprises: Annotated[
+        list[int], typer.Option(help="County sizes, e.g. --enterprises 15000 --enterprises 150000.")
+    ] = [  # noqa: B006
+        15000
+    ],
+    seed: Annotated[int, typer.Option()] = 42,
+    reuse: Annotated[
+        bool, typer.Option(help="Report a size measured before instead of rebuilding it.")
+    ] = False,
+) -> None:
+    """Benchmark dbt: every model for one date per county size, per-model times from run_results
+    beside one sequential scan of the raw tables; with two sizes, each model's growth."""
+    from zxt_sandbox import bench_marts as bm
+
+    runs = []
+    for n in enterprises:
+        r = bm.load(n) if reuse else None
+        if r is None:
+            with console.status(f"building every model on a {n:,}-enterprise county"):
+                r = bm.run(n, seed=seed)
+        runs.append(r)
+        console.print(
+            f"{n:,} enterprises: raw {sum(r.raw_rows.values()):,} rows, one seq scan {r.seq_scan_s:.2f}s, "
+            f"ingest {r.ingest_s:.0f}s, dbt run {r.dbt_run_s:.0f}s wall, models {sum(r.models.values()):.1f}s"
+        )
+        marts = {m: t for m, t in r.models.items() if m in r.rows and not m.startswith(("stg_", "int_"))}
+        console.print("  marts: " + ", ".join(f"{m} {t:.1f}s" for m, t in sorted(marts.items())))
+    if len(runs) == 2:
+        small, large = runs
+        console.print(
+            f"growth for {large.enterprises / small.enterprises:.0f}x data "
+            f"(seq scan {large.seq_scan_s / max(small.seq_scan_s, 0.001):.1f}x):"
+        )
+        for name, a, b, g in bm.compare(small, large):
+            console.print(f"  {name:40s} {a:7.2f}s → {b:8.2f}s  {g:5.1f}x")
+
+
+def differential(
+    enterprises: Annotated[int, typer.Option(help="County size.")] = 15000,
+    year: Annotated[int, typer.Option(help="Published evaluation year to re-rate.")] = 2025,
+    seed: Annotated[int, typer.Option()] = 42,
+) -> None:
+    """Differential check: re-rate a published year with the dbt engine (credit_outlook) and
+    compare with the ratings the synthetic county's plain-Python rules published."""
+    from zxt_sandbox import differential as diff
+    from zxt_sandbox.bench import bench_settings
+
+    base = bench_settings()
+    settings = base.with_(paths__landing_dir=base.paths.home / f"landing-differential-{enterprises}")
+    with console.status(f"re-rating {year} for a {enterprises:,}-enterprise county"):
+        r = diff.run(settings, enterprises, year=year, seed=seed)
+    shares = ", ".join(f"{k} {100 * v / max(r.rated, 1):.1f} %" for k, v in sorted(r.by_level.items()))
+    console.print(
+        f"{year}: {r.rated:,} published ratings ({shares}); dbt agrees on level and score for "
+        f"{r.both_agree:,} = {100 * r.rate:.2f} % (level alone {r.level_agree:,})"
+    )
+    for m in r.mismatches[:20]:
+        console.print(f"  mismatch {m[0]}: published {m[1]} {m[2]:.1f}, dbt {m[3]} {m[4]}")
+
+
 def calibrate_gates(
     start: Annotated[str, typer.Option(help="First business date.")] = "2026-09-25",
     end: Annotated[str, typer.Option(help="Last business date.")] = "2026-11-24",
@@ -117,4 +178,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sim_app, name="sim")
     app.command()(demo)
     app.command()(bench)
+    app.command("bench-marts")(bench_marts)
+    app.command()(differential)
     app.command("calibrate-gates")(calibrate_gates)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from zxt.core.errors import DbtFailed
@@ -11,7 +12,12 @@ from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
 
 
-def invoke(args: list[str], as_of: date | None = None, settings: Settings | None = None) -> None:
+def invoke(
+    args: list[str],
+    as_of: date | None = None,
+    settings: Settings | None = None,
+    extra_vars: dict[str, object] | None = None,
+) -> None:
     settings = settings or get_settings()
     from dbt.cli.main import dbtRunner  # heavy: imported only when dbt runs
 
@@ -22,11 +28,13 @@ def invoke(args: list[str], as_of: date | None = None, settings: Settings | None
     project = str(settings.paths.dbt_project_dir)
     full = [*args, "--project-dir", project, "--profiles-dir", project]
     if as_of is not None:
-        full += [
-            "--vars",
-            f"{{as_of_date: '{as_of.isoformat()}', warning_horizon_days: {settings.pipeline.warning_horizon_days}, "
-            f"reminder_max_days_late: {settings.pipeline.reminder_max_days_late}}}",
-        ]
+        variables = {
+            "as_of_date": as_of.isoformat(),
+            "warning_horizon_days": settings.pipeline.warning_horizon_days,
+            "reminder_max_days_late": settings.pipeline.reminder_max_days_late,
+            **(extra_vars or {}),
+        }
+        full += ["--vars", json.dumps(variables)]
     result = dbtRunner().invoke(full)
     if not result.success:
         raise DbtFailed(

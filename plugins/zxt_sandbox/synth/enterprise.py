@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from zxt.core.identifiers import check_char
+from zxt_sandbox.synth import rules
 from zxt_sandbox.synth.common import (
     DIVISION,
     FULL_SCOPE,
@@ -24,7 +25,6 @@ from zxt_sandbox.synth.county import _County, _mobile, _openid, _org_code, _pers
 from zxt_sandbox.synth.tables import (
     _AGRI,
     _BASE_LEVELS,
-    _BEHAVIOUR,
     _DRIFT,
     _ENTITY_MIX,
     _INDUSTRIES,
@@ -76,6 +76,7 @@ class _Enterprise:
     obligations: list[_Obligation] = field(default_factory=list)
     filings: list[tuple[date, list[str]]] = field(default_factory=list)
     ratings: list[tuple[date, list[str]]] = field(default_factory=list)
+    returns: list[rules.Return] = field(default_factory=list)  # every return owed, filed or not
     auths: list[tuple[date, date | None, list[str]]] = field(default_factory=list)
     consents: list[tuple[date, list[str]]] = field(default_factory=list)
 
@@ -163,7 +164,11 @@ def _enterprise(county: _County, idx: int) -> _Enterprise:
         base_level=base_level,
         profile=profile,
     )
-    _obligations(county, e, rng, general)
+    # C- and D-level enterprises file monthly (general VAT), so their failures can add up to a C or
+    # D under the 2025 per-month counting; an individual business stays small-scale.
+    _obligations(
+        county, e, rng, general or (base_level in ("C", "D") and entity_type != "individual_business")
+    )
     first_synthetic = _first_declaration_guess(county, e, rng)
     _filings(county, e)
     # The first return is in the generated data only if every earliest obligation's first period is.
@@ -279,108 +284,178 @@ def _first_declaration_guess(county: _County, e: _Enterprise, rng: random.Random
     return max(date(fy, fm, rng.randint(1, deadline.day)), e.confirmed)
 
 
-def _monthly_sales(county: _County, e: _Enterprise) -> list[float]:
-    """Sales per month from county.month0 to the end month; zero before registration."""
+def _year_levels(county: _County, e: _Enterprise) -> dict[int, str]:
+    """The level each calendar year's behaviour aims at: the base level, or now and then a
+    neighbour (D is sticky). Filing behaviour and sales follow it; the rating comes from the rules."""
+    rng = random.Random(f"{county.seed}:{e.idx}:years")
+    first = min(county.periods_from.year, e.registered.year) - 1
+    out: dict[int, str] = {}
+    for year in range(first, county.end.year + 1):
+        out[year] = e.base_level if rng.random() < _STAY[e.base_level] else rng.choice(_DRIFT[e.base_level])
+    return out
+
+
+def _monthly_sales(county: _County, e: _Enterprise, levels: dict[int, str]) -> list[float]:
+    """Sales per month from county.month0 to the end month; zero before registration and in the
+    years a dormant (M-level) enterprise has no business at all."""
     rng = random.Random(f"{county.seed}:{e.idx}:sales")
     _, _, _, mult, season_key, _ = _INDUSTRIES[e.industry]
     base = _SIZES[e.size][1] * mult * rng.lognormvariate(0, 0.6)
     if e.general_since is None:
         base = min(base, 380_000.0)  # small-scale taxpayers stay under 5M yuan a year
-    p_zero = 0.45 if e.base_level == "M" else 0.08 if e.entity_type == "individual_business" else 0.03
+    p_zero = 0.08 if e.entity_type == "individual_business" else 0.03
     season = _SEASON[season_key]
     reg_month = _month_index(e.registered)
     out: list[float] = []
     for mi in range(county.month0, _month_index(county.end) + 1):
         value = base * season[mi % 12] * rng.lognormvariate(0, 0.3)
-        if rng.random() < p_zero or mi < reg_month:
+        if rng.random() < p_zero or mi < reg_month or levels.get(mi // 12) == "M":
             value = 0.0
         out.append(value)
     return out
 
 
+# Failures per evaluation year by the level the year's behaviour aims at: (late, never filed)
+# counting units (indicator x deadline month), each costing 5 points under either rule version.
+_FAILURES = {
+    "A": ((0, 1),),
+    "M": ((0, 1),),
+    "B": ((1, 30), (2, 30), (3, 22), (4, 18)),
+    "C": ((5, 30), (6, 30), (7, 20), (8, 12), (9, 8)),
+    "D": ((11, 40), (12, 30), (13, 20), (14, 10)),
+}
+
+
+def _failure_plan(
+    county: _County, e: _Enterprise, slots: list[tuple[str, date, date, date]], levels: dict[int, str]
+) -> dict[tuple[str, date], str]:
+    """Which returns are filed late or never, per evaluation year: k distinct counting units
+    (indicator, deadline month) of the year, one return each. -> {(tax_type, period_start): kind}"""
+    by_year: dict[int, dict[tuple[str, int], list[tuple[str, date]]]] = {}
+    for tax, ps, _, deadline in slots:
+        unit = ("010102" if tax in rules.WITHHOLDING else "010101", deadline.month)
+        by_year.setdefault(deadline.year, {}).setdefault(unit, []).append((tax, ps))
+    plan: dict[tuple[str, date], str] = {}
+    for year, units in sorted(by_year.items()):
+        rng = random.Random(f"{county.seed}:{e.idx}:fail:{year}")
+        level = levels.get(year, e.base_level)
+        k = int(_weighted(rng, [(str(n), w) for n, w in _FAILURES[level]]))
+        chosen = rng.sample(sorted(units), min(k, len(units)))
+        for unit in chosen:
+            tax, ps = rng.choice(units[unit])
+            # D-level years leave some returns unfiled; everyone else files late.
+            plan[(tax, ps)] = "missed" if level == "D" and rng.random() < 0.4 else "late"
+    return plan
+
+
 def _filings(county: _County, e: _Enterprise) -> None:
-    sales = _monthly_sales(county, e)
+    levels = _year_levels(county, e)
+    sales = _monthly_sales(county, e, levels)
     rate = _INDUSTRIES[e.industry][2]
-    p_miss, p_late = _BEHAVIOUR[e.profile]
     # Abnormal households stopped filing months before the bureau recognised them as such.
     stop = None
     if e.status == "abnormal" and e.status_since is not None:
         stop = e.status_since - timedelta(days=60 + e.idx % 90)
     suspended = e.status_since if e.status == "suspended" else None
     small_profit = e.size in ("micro", "small")
+    slots: list[tuple[str, date, date, date]] = []  # tax type, period start, period end, deadline
     for ob in e.obligations:
-        rng = random.Random(f"{county.seed}:{e.idx}:{ob.tax_type}:{ob.valid_from.isoformat()}")
         quarterly = ob.period_type == "quarter"
-        ps = max(_period_start(max(ob.valid_from, county.periods_from), quarterly), ob.valid_from)
+        ps = _period_start(max(ob.valid_from, county.periods_from), quarterly)
         while ob.valid_to is None or ps <= ob.valid_to:
             pe = _period_end(ps, quarterly)
-            if pe >= county.end:  # its return can only be filed after `end`
+            if pe >= county.end:
                 break
             fy, fm = (pe.year + 1, 1) if pe.month == 12 else (pe.year, pe.month + 1)
-            deadline = filing_deadline(fy, fm, county.deadlines)
-            cur, ps = ps, pe + timedelta(days=1)
-            u = rng.random()
-            if u < p_miss or (stop is not None and deadline > stop):
-                continue
-            if u < p_miss + p_late:
-                v = rng.random()
-                k = (
-                    rng.randint(1, 10)
-                    if v < 0.6
-                    else rng.randint(11, 45)
-                    if v < 0.9
-                    else rng.randint(46, 120)
-                )
-                filed = deadline + timedelta(days=k)
-            else:
-                # On time, bunched towards the deadline: the deadline day itself, its last week
-                # (which includes the 16th..20th+ of holiday-extended months), or any day.
-                v = rng.random()
-                dl = deadline.day
-                day = dl if v < 0.08 else rng.randint(max(1, dl - 6), dl) if v < 0.45 else rng.randint(1, dl)
-                filed = date(fy, fm, day)
-            filed = max(filed, e.confirmed)
-            months = sales[_month_index(cur) - county.month0 : _month_index(pe) - county.month0 + 1]
-            amount = 0.0 if suspended is not None and cur >= suspended else sum(months)
-            if ob.tax_type == "VAT":
-                if rate == 0.0:  # self-produced farm products are VAT-exempt
-                    payable = 0.0
-                elif e.general_since is not None and ob.period_type == "month":
-                    # input VAT usually covers most of output VAT; some months carry a retained credit
-                    payable = 0.0 if rng.random() < 0.07 else amount * rate * rng.uniform(0.08, 0.35)
-                else:  # small-scale: 1 % levy, exempt up to 300,000 yuan a quarter
-                    payable = 0.0 if amount <= 300_000 else amount * 0.01
-            elif ob.tax_type == "IIT_WH":  # withheld on wages: a few per mille of sales, often nil
-                payable = 0.0 if rng.random() < 0.4 else amount * rng.uniform(0.002, 0.01)
-            else:  # CIT quarterly prepayment on profit; farming is exempt
-                profit = amount * rng.uniform(-0.04, 0.12)
-                payable = 0.0 if e.industry in _AGRI else max(0.0, profit) * (0.05 if small_profit else 0.25)
-            payable = round(payable, 2)
-            w = rng.random()
-            paid = payable if w < 0.95 else round(payable * rng.uniform(0.3, 0.9), 2) if w < 0.98 else 0.0
-            row = [e.uscc, ob.tax_type, cur.isoformat(), pe.isoformat(), filed.isoformat()]
-            row += [_money(amount), _money(payable), _money(paid)]
-            e.filings.append((filed, row))
+            slots.append((ob.tax_type, ps, pe, filing_deadline(fy, fm, county.deadlines)))
+            ps = pe + timedelta(days=1)
+    plan = _failure_plan(county, e, slots, levels)
+    for tax, cur, pe, deadline in slots:
+        rng = random.Random(f"{county.seed}:{e.idx}:{tax}:{cur.isoformat()}")
+        quarterly = pe != _period_end(cur, False)
+        fy, fm = deadline.year, deadline.month
+        kind = plan.get((tax, cur))
+        if kind == "missed" or (stop is not None and deadline > stop):
+            e.returns.append(rules.Return(tax, cur, pe, deadline, None))
+            continue
+        if kind == "late":
+            v = rng.random()
+            k = rng.randint(1, 10) if v < 0.6 else rng.randint(11, 45) if v < 0.9 else rng.randint(46, 120)
+            filed = deadline + timedelta(days=k)
+        else:
+            # On time, bunched towards the deadline: the deadline day itself, its last week
+            # (which includes the 16th..20th+ of holiday-extended months), or any day.
+            v = rng.random()
+            dl = deadline.day
+            day = dl if v < 0.08 else rng.randint(max(1, dl - 6), dl) if v < 0.45 else rng.randint(1, dl)
+            filed = date(fy, fm, day)
+        filed = max(filed, e.confirmed)
+        months = sales[_month_index(cur) - county.month0 : _month_index(pe) - county.month0 + 1]
+        amount = 0.0 if suspended is not None and cur >= suspended else sum(months)
+        if tax == "VAT":
+            if rate == 0.0:  # self-produced farm products are VAT-exempt
+                payable = 0.0
+            elif e.general_since is not None and not quarterly:
+                # input VAT usually covers most of output VAT; some months carry a retained credit
+                payable = 0.0 if rng.random() < 0.07 else amount * rate * rng.uniform(0.08, 0.35)
+            else:  # small-scale: 1 % levy, exempt up to 300,000 yuan a quarter
+                payable = 0.0 if amount <= 300_000 else amount * 0.01
+        elif tax == "IIT_WH":  # withheld on wages: a few per mille of sales, often nil
+            payable = 0.0 if rng.random() < 0.4 else amount * rng.uniform(0.002, 0.01)
+        else:  # CIT quarterly prepayment on profit; farming is exempt
+            profit = amount * rng.uniform(-0.04, 0.12)
+            payable = 0.0 if e.industry in _AGRI else max(0.0, profit) * (0.05 if small_profit else 0.25)
+        payable = round(payable, 2)
+        w = rng.random()
+        paid = payable if w < 0.95 else round(payable * rng.uniform(0.3, 0.9), 2) if w < 0.98 else 0.0
+        e.returns.append(rules.Return(tax, cur, pe, deadline, filed, round(amount, 2), payable))
+        row = [e.uscc, tax, cur.isoformat(), pe.isoformat(), filed.isoformat()]
+        row += [_money(amount), _money(payable), _money(paid)]
+        e.filings.append((filed, row))
 
 
 def _ratings(county: _County, e: _Enterprise) -> None:
+    """Published ratings. Years whose returns all lie inside the generated history are rated by the
+    plain-Python rules (synth.rules) from what the bureau knew on the publication day; older years,
+    which only serve as "previous year" inputs, are drawn from the base level."""
     rng = random.Random(f"{county.seed}:{e.idx}:rating")
-    first = max(e.registered.year + 1, county.history_start.year - 1)
+    rules_from = county.history_start.year + 1
+    first = min(max(e.registered.year + 1, county.history_start.year - 1), max(e.registered.year, rules_from))
+    rated: dict[int, rules.Rating] = {}
     for year in range(first, county.end.year):
         published = date(year + 1, *RATING_PUBLISHED)
-        if e.status == "deregistered" and e.status_since is not None and e.status_since <= date(year, 12, 31):
+        if published > county.end:
             break
-        u = rng.random()
-        if e.status == "abnormal" and e.status_since is not None and e.status_since.year <= year:
-            level = "D"  # recognised as 非正常户: direct judgement
-        elif e.registered.year == year - 1 and u < 0.85:
-            level = "M"  # first evaluation year of a newly established enterprise
-        elif rng.random() < _STAY[e.base_level]:
-            level = e.base_level
+        if e.status == "deregistered" and e.status_since is not None and e.status_since <= published:
+            break
+        if year >= rules_from:
+            first_decl = (
+                e.first_declaration if e.first_declaration and e.first_declaration <= published else None
+            )
+            rating = rules.rate(
+                year,
+                e.returns,
+                registered=e.registered,
+                confirmed=e.confirmed if e.confirmed <= published else None,
+                first_declaration=first_decl,
+                abnormal_since=e.status_since if e.status == "abnormal" else None,
+                previous=rated.get(year - 1),
+                before_previous=rated.get(year - 2),
+            )
+            level, score = rating.level, rating.score
         else:
-            level = rng.choice(_DRIFT[e.base_level])
-        lo, hi = {"A": (90, 100), "B": (70, 89.9), "M": (70, 100), "C": (40, 69.9), "D": (0, 39.9)}[level]
-        score = 100.0 if level == "A" and rng.random() < 0.3 else round(rng.uniform(lo, hi), 1)
+            u = rng.random()
+            if e.status == "abnormal" and e.status_since is not None and e.status_since.year <= year:
+                level = "D"  # recognised as 非正常户: direct judgement
+            elif e.registered.year == year - 1 and u < 0.85:
+                level = "M"  # first evaluation year of a newly established enterprise
+            elif rng.random() < _STAY[e.base_level]:
+                level = e.base_level
+            else:
+                level = rng.choice(_DRIFT[e.base_level])
+            lo, hi = {"A": (90, 100), "B": (70, 89.9), "M": (70, 100), "C": (40, 69.9), "D": (0, 39.9)}[level]
+            score = 100.0 if level == "A" and rng.random() < 0.3 else round(rng.uniform(lo, hi), 1)
+        rated[year] = rules.Rating(year, score, level)
         e.ratings.append((published, [e.uscc, str(year), f"{score:.1f}", level, published.isoformat()]))
 
 

@@ -56,7 +56,7 @@ _SIZES = {
 }
 # Base credit level drives filing behaviour and yearly levels. New enterprises are forced to M on top,
 # so M starts below its 22 % target and A/B/C/D slightly above theirs.
-_BASE_LEVELS = (("A", 8.5), ("B", 68.0), ("M", 14.0), ("C", 3.5), ("D", 6.0))
+_BASE_LEVELS = (("A", 10.0), ("B", 66.5), ("M", 14.0), ("C", 3.5), ("D", 6.0))
 # P(profile) per base level: punctual / sometimes late / chronic (some periods never filed)
 _PROFILES = {
     "A": (1.0, 0.0, 0.0),

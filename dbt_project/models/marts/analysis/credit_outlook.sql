@@ -36,10 +36,10 @@ zero_vat as (
 
 year_version as (
     select
-        cast(extract(year from {{ as_of_date() }}) as integer) as evaluation_year,
+        {{ evaluation_year() }} as evaluation_year,
         rv.rule_version
     from {{ ref('rule_versions') }} as rv
-    where extract(year from {{ as_of_date() }}) between rv.evaluation_year_from and rv.evaluation_year_to
+    where {{ evaluation_year() }} between rv.evaluation_year_from and rv.evaluation_year_to
 ),
 
 levels as (
