@@ -333,6 +333,9 @@ class WeChatServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up on a slow answer closed the connection: nothing to report."""
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: WeChatServer

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,26 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from zxt.core.settings import BUREAU_TZ, Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+_TOKEN_IN_URL = re.compile(r"access_token=[^&\s\"]+")
+
+
+class _RedactToken(logging.Filter):
+    """urllib3 logs request URLs at debug level, and WeChat puts the access token in the URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_URL.sub("access_token=***", a) if isinstance(a, str) else a for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_URL.sub("access_token=***", record.msg)
+        return True
+
+
+_urllib3_log = logging.getLogger("urllib3.connectionpool")
+if not any(isinstance(f, _RedactToken) for f in _urllib3_log.filters):
+    _urllib3_log.addFilter(_RedactToken())
 
 CHANNEL = "wechat"
 MAX_VALUE_CHARS = 20  # since 2023-05: every data value ≤ 20 characters, no line breaks

@@ -48,9 +48,12 @@ create table delivery.receipts (
   first_seen_at timestamptz not null default now(),
   last_seen_at timestamptz not null default now(),
   times_seen integer not null default 1,
+  -- Set once the receipt has settled its outbox row (a receipt can arrive before the relay has
+  -- recorded the send: it waits here for the next pass).
+  applied_at timestamptz,
   primary key (channel, provider_message_id)
 );
-create index receipts_outbox on delivery.receipts (outbox_id) where outbox_id is not null;
+create index receipts_pending on delivery.receipts (channel, provider_message_id) where applied_at is null;
 
 -- Replies to our texts (Tencent reply callback / PullSmsReplyStatus). The provider gives no id:
 -- the key is a hash of number, time and text, so a reply reported twice is kept once.
@@ -99,12 +102,13 @@ create table ops.delivery_rates (
   delivered integer not null,
   failed integer not null,
   unknown integer not null,
+  refused integer not null,
   awaiting_receipt integer not null,
   delivery_rate numeric(5, 4),
   computed_at timestamptz not null default now(),
   primary key (as_of_date, channel)
 );
-comment on table ops.delivery_rates is 'delivered / sent per business date and channel (sent = accepted by the provider or outcome unknown)';
+comment on table ops.delivery_rates is 'delivered / sent per business date and channel (sent = accepted by the provider or outcome unknown; refused = turned down by the provider, never sent)';
 """
 
 
