@@ -110,7 +110,9 @@ def test_each_errcode_lands_in_its_class(engine, wechat):
     c = client(engine, settings)
     assert (r := c.send(STRANGER, TEMPLATE, KEYS, VALUES, "a")).code == 43004 and r.outcome == w.PERMANENT
     assert (r := c.send(REFUSER, TEMPLATE, KEYS, VALUES, "b")).code == 43101 and r.outcome == w.PERMANENT
-    assert (r := c.send(QUOTA_HIT, TEMPLATE, KEYS, VALUES, "c")).code == 45009 and r.outcome == w.PAUSE_CHANNEL
+    assert (
+        r := c.send(QUOTA_HIT, TEMPLATE, KEYS, VALUES, "c")
+    ).code == 45009 and r.outcome == w.PAUSE_CHANNEL
     sim.state.set_faults({"busy_next": 1})
     assert (r := c.send(FOLLOWER, TEMPLATE, KEYS, VALUES, "d")).code == -1 and r.outcome == w.RETRY
     assert c.send("not-an-openid", TEMPLATE, KEYS, VALUES, "e").code == 40003

@@ -108,7 +108,8 @@ from jsonb_to_recordset(cast(:items as jsonb))
      as x(channel text, id text, status text, code text, description text, received timestamptz,
           ctx text, recipient text)
 left join delivery.outbox ctx
-  on x.channel = 'sms' and x.ctx ~ '^[0-9]{1,18}$' and ctx.outbox_id = cast(x.ctx as bigint)
+  on x.channel = 'sms'
+     and ctx.outbox_id = (case when x.ctx ~ '^[0-9]{1,18}$' then cast(x.ctx as bigint) end)
      and ctx.channel = 'sms' and ctx.recipient = x.recipient
 left join lateral (
     select min(o.outbox_id) as outbox_id from delivery.outbox o
