@@ -356,3 +356,59 @@ def test_unconfirmed_reminders_are_marked_for_phone_follow_up_and_rates_reported
     assert [tuple(m) for m in marked] == [(USCC[3], "sms:submitted")]
     assert tuple(rate) == (2, 1, 1, pytest.approx(0.5))
     assert feedback.run_feedback(NOW + timedelta(hours=3), settings).followups_marked == 0  # once
+
+
+def test_the_relay_sends_by_wechat_and_a_non_follower_falls_back_to_sms(seeded, providers):
+    from zxt.delivery import feedback, relay
+
+    settings, sms, wx, _receiver = providers
+    follower, stranger = OPENID, "o" + "A" * 27
+    wx.state.set_faults({"not_following": [stranger], "blocked": []})
+    stage(seeded, USCC[1], follower, channel="wechat")
+    stage(seeded, USCC[0], stranger, channel="wechat")
+    stats = relay.run_relay(NOW, settings)
+    assert stats.outcomes["submitted"] == 1 and stats.outcomes["failed"] == 1
+    [sent] = wx.messages()
+    assert sent["openid"] == follower and sent["values"]["thing1"] == "甲公司"
+    with seeded.connect() as conn:
+        key, code = conn.execute(
+            sa.text("select idempotency_key, last_error_code from delivery.outbox where recipient = :r"),
+            {"r": stranger},
+        ).one()
+        follower_key = conn.execute(
+            sa.text("select idempotency_key from delivery.outbox where recipient = :r"), {"r": follower}
+        ).scalar()
+    assert code == "43004" and sent["client_msg_id"] == follower_key
+
+    run = feedback.run_feedback(NOW + timedelta(minutes=1), settings, pull_provider=False)
+    assert run.fallbacks == 1
+    assert outbox(seeded)[("sms", OK)] == "queued"  # the non-follower's mobile, from the contact data
+    relay.run_relay(NOW + timedelta(minutes=2), settings)
+    assert [m["phone"] for m in sms.state.messages()] == [OK]
+    # Rerunning the sweep adds nothing.
+    assert feedback.run_feedback(NOW + timedelta(minutes=3), settings, pull_provider=False).fallbacks == 0
+
+
+def test_a_daily_quota_pauses_wechat_until_midnight_for_every_worker(seeded, providers):
+    from zxt.delivery import relay
+    from zxt.delivery.channels import wechat
+
+    settings, _sms, wx, _receiver = providers
+    settings = settings.with_(clock__now_override=NOW)
+    wx.state.set_faults({"daily_quota": 0, "blocked": []})
+    stage(seeded, USCC[1], OPENID, channel="wechat")
+    relay.run_relay(NOW, settings)
+    with seeded.connect() as conn:
+        assert wechat.paused_until(conn, NOW) == datetime(2026, 11, 14, tzinfo=BUREAU_TZ)
+    wx.state.set_faults({"daily_quota": None})
+    # Another reminder an hour later is held back without asking WeChat.
+    stage(seeded, USCC[0], "o" + "Z" * 27, channel="wechat")
+    later = NOW + timedelta(hours=1)
+    relay.run_relay(later, settings.with_(clock__now_override=later))
+    assert wx.messages() == []
+    with seeded.connect() as conn:
+        row = conn.execute(
+            sa.text("select status, last_error_code from delivery.outbox where recipient = :r"),
+            {"r": "o" + "Z" * 27},
+        ).one()
+    assert tuple(row) == ("queued", wechat.PAUSED)

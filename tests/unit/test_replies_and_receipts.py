@@ -59,7 +59,8 @@ def test_wechat_errcodes_by_class():
     assert w.classify(0) == w.SUBMITTED
     assert w.classify(43004) == w.classify(43101) == w.classify(40003) == w.PERMANENT
     assert w.classify(45009) == w.PAUSE_CHANNEL
-    assert w.classify(-1) == w.classify(w.CONNECT_ERROR) == w.classify("HTTP.500") == w.RETRY
+    assert w.classify(-1) == w.classify(40001) == w.classify("HTTP.500") == w.RETRY
+    assert w.classify(w.CONNECT_ERROR) == w.NOT_SENT
     assert w.classify(w.READ_TIMEOUT) == w.classify("HTTP.504") == w.UNKNOWN
 
 

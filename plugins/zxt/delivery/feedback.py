@@ -1,8 +1,9 @@
 """The feedback run (DAG ``zxt_feedback``, every 15 minutes, and ``zxt feedback run``).
 
 1. pull SMS receipts and replies the callbacks may have missed (PullSmsSendStatus / PullSmsReplyStatus);
-2. settle ``submitted`` / ``unknown`` outbox rows from every receipt held (callback or pull), queue
-   the other channel for failed ones;
+2. settle ``submitted`` / ``unknown`` outbox rows from every receipt held (callback or pull), and
+   queue the other channel for messages that failed for good (a failed receipt, or a permanent
+   error at send time: 43004 not a follower, a wrong number …) while their window is open;
 3. mark for phone follow-up each reminder no channel confirmed delivered within its validity window;
 4. recompute per-channel delivery rates of recent business dates into ``ops.delivery_rates``.
 
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from zxt.core.settings import BUREAU_TZ, Settings, get_settings
-from zxt.delivery import receipts, replies
+from zxt.delivery import fallback, receipts, replies
 from zxt.delivery.channels import tencent_sms_pull as pull
 from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
@@ -34,6 +35,7 @@ class FeedbackStats:
     replies_pulled: int = 0
     opt_outs: int = 0
     applied: dict = field(default_factory=dict)
+    fallbacks: int = 0
     followups_marked: int = 0
     rates: list[dict] = field(default_factory=list)
     pull_errors: list[str] = field(default_factory=list)
@@ -104,6 +106,19 @@ def pull_sms(engine: sa.Engine, settings: Settings, stats: FeedbackStats) -> Non
         stats.pull_errors.append(str(exc))
 
 
+def failed_without_fallback(conn: sa.Connection, now: datetime) -> list[int]:
+    return list(
+        conn.execute(
+            sa.text(
+                """select o.outbox_id from delivery.outbox o
+                   where o.status = 'failed' and o.valid_until > :now
+                     and not exists (select 1 from delivery.outbox f where f.fallback_of = o.outbox_id)"""
+            ),
+            {"now": now},
+        ).scalars()
+    )
+
+
 def mark_followups(conn: sa.Connection, now: datetime) -> int:
     return conn.execute(sa.text(FOLLOWUP_SQL), {"now": now}).rowcount
 
@@ -124,6 +139,8 @@ def run_feedback(
         pull_sms(engine, settings, stats)
     with engine.begin() as conn:
         stats.applied = asdict(receipts.apply(conn, now))
+    with engine.begin() as conn:
+        stats.fallbacks = fallback.create(conn, failed_without_fallback(conn, now), now)
     with engine.begin() as conn:
         stats.followups_marked = mark_followups(conn, now)
         since = now.date() - timedelta(days=settings.feedback.rate_days)

@@ -35,7 +35,7 @@ class Receipt:
     code: str
     description: str
     user_received_at: datetime | None
-    session_context: str = ""  # SMS pull: our outbox id
+    session_context: str = ""  # SMS pull: "zxt:<outbox id>" (+n for a batch)
     recipient: str = ""  # to check the session context against; never stored
 
 
@@ -57,6 +57,7 @@ def from_sms_callback(items: Iterable[Mapping[str, Any]]) -> list[Receipt]:
                 str(item.get("errmsg") or ""),
                 str(item.get("description") or ""),
                 received,
+                recipient=str(item.get("mobile") or ""),
             )
         )
     return out
@@ -100,8 +101,8 @@ RECORD_SQL = """
 insert into delivery.receipts (channel, provider_message_id, outbox_id, report_status, code, description,
                                user_received_at, via)
 select x.channel, x.id,
-       -- SMS pull: the session context names the outbox row, trusted only for the same number;
-       -- WeChat: the follower's only send still waiting for an answer (its msgid was never seen).
+       -- SMS pull: the session context ("zxt:<outbox id>[+n]") names the row, trusted only for the
+       -- same number; else the recipient's only send whose answer was lost (no provider id).
        coalesce(ctx.outbox_id, lone.outbox_id),
        x.status, x.code, x.description, x.received, :via
 from jsonb_to_recordset(cast(:items as jsonb))
@@ -109,11 +110,12 @@ from jsonb_to_recordset(cast(:items as jsonb))
           ctx text, recipient text)
 left join delivery.outbox ctx
   on x.channel = 'sms'
-     and ctx.outbox_id = (case when x.ctx ~ '^[0-9]{1,18}$' then cast(x.ctx as bigint) end)
+     and ctx.outbox_id = (case when x.ctx ~ '^zxt:[0-9]{1,18}' then cast(substring(x.ctx from '^zxt:([0-9]+)') as bigint) end)
      and ctx.channel = 'sms' and ctx.recipient = x.recipient
+-- Otherwise: the recipient's only message on this channel still waiting for an answer.
 left join lateral (
     select min(o.outbox_id) as outbox_id from delivery.outbox o
-    where x.channel = 'wechat' and o.channel = 'wechat' and o.recipient = x.recipient
+    where x.recipient <> '' and o.channel = x.channel and o.recipient = x.recipient
       and o.status = 'unknown' and o.provider_message_id is null
     having count(*) = 1
 ) lone on true

@@ -152,8 +152,11 @@ def run_relay(
         if conn.execute(sa.text("select to_regclass('rules.message_templates')")).scalar() is None:
             log.info("relay: no message templates yet (no nightly run has built the rules); nothing to send")
             return stats
+        # Keyed by channel and code: the same template code has a wording per channel.
         templates = dict(
-            conn.execute(sa.text("select template_code, text_zh from rules.message_templates")).all()
+            conn.execute(
+                sa.text("select channel || ':' || template_code, text_zh from rules.message_templates")
+            ).all()
         )
     paused = False
     while not paused and stats.claimed < limit and in_send_window(_clock(now, fixed_now, settings), settings):
@@ -251,7 +254,8 @@ def _send_one(
             )
             return "capped"
     # The template's own wording is checked: a taxpayer's name may legitimately contain 银行 or 贷.
-    if any(word in templates.get(row["template_code"], "") for word in forbidden_words(channel.name)):
+    wording = templates.get(f"{channel.name}:{row['template_code']}", "")
+    if any(word in wording for word in forbidden_words(channel.name)):
         _finish(engine, row, "failed", "ZXT.ForbiddenWording", "SMS text mentions finance wording")
         return "forbidden"
 

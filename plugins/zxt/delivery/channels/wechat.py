@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from zxt.core.settings import BUREAU_TZ, Settings, get_settings
+from zxt.delivery.channels.base import Channel, Message, MessageResult, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,13 @@ MAX_VALUE_CHARS = 20  # since 2023-05: every data value ≤ 20 characters, no li
 # Refresh a little before expiry so a token never dies between reading and using it.
 TOKEN_MARGIN = timedelta(minutes=5)
 
-# Outcomes (the same words as the SMS client's): what the outbox should do next with a message.
-SUBMITTED = "submitted"
-PERMANENT = "permanent"  # not a follower / refused / bad request: fall back to SMS
-PAUSE_CHANNEL = "pause_channel"  # daily quota: no WeChat until the bureau's midnight
-RETRY = "retry"  # busy or not sent at all: back off and retry
-UNKNOWN = "unknown"  # may have been sent: reconcile from the job-finish event, never resend
+# Outcomes (channels.base.Outcome) under the names this module uses.
+SUBMITTED = Outcome.SUBMITTED
+PERMANENT = Outcome.FAILED  # not a follower / refused / bad request: fall back to SMS
+PAUSE_CHANNEL = Outcome.PAUSE  # daily quota: no WeChat until the bureau's midnight
+RETRY = Outcome.RETRY  # busy, or a token error that survived its refresh: back off and retry
+NOT_SENT = Outcome.NOT_SENT  # the request never left
+UNKNOWN = Outcome.UNKNOWN  # may have been sent: reconcile from the job-finish event, never resend
 
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 NOT_A_FOLLOWER, REFUSED, QUOTA, BUSY = 43004, 43101, 45009, -1
@@ -71,12 +73,14 @@ BROKEN_RESPONSE = "Network.BrokenResponse"
 VALUE_TOO_LONG = "ZXT.ValueTooLong"
 
 
-def classify(code: int | str) -> str:
+def classify(code: int | str) -> Outcome:
     if code == 0:
         return SUBMITTED
     if code == QUOTA:
         return PAUSE_CHANNEL
-    if code in (BUSY, CONNECT_ERROR) or code in TOKEN_ERRORS:
+    if code == CONNECT_ERROR:
+        return NOT_SENT
+    if code == BUSY or code in TOKEN_ERRORS:
         return RETRY  # a token error here already had its one refresh
     if code in (READ_TIMEOUT, BROKEN_RESPONSE, "HTTP.502", "HTTP.504"):
         return UNKNOWN
@@ -112,7 +116,7 @@ class SendResult:
     code: int | str
     message: str
     msgid: str | None
-    outcome: str
+    outcome: Outcome
     token_refreshed: bool = False
 
 
@@ -238,14 +242,14 @@ class WeChatClient:
             token = self.tokens.get()
         except TokenError as exc:
             log.warning("wechat: %s", exc)
-            return SendResult(CONNECT_ERROR, str(exc), None, RETRY)
+            return SendResult(CONNECT_ERROR, str(exc), None, NOT_SENT)
         result = self._post(token, body)
         if result.code in TOKEN_ERRORS:
             try:
                 token = self.tokens.refresh(stale=token)
             except TokenError as exc:
                 log.warning("wechat: %s", exc)
-                return SendResult(CONNECT_ERROR, str(exc), None, RETRY)
+                return SendResult(CONNECT_ERROR, str(exc), None, NOT_SENT)
             result = self._post(token, body)
             result = SendResult(
                 result.code, result.message, result.msgid, result.outcome, token_refreshed=True
@@ -314,3 +318,64 @@ def paused_until(conn: sa.Connection, now: datetime, channel: str = CHANNEL) -> 
         ),
         {"c": channel, "now": now},
     ).scalar()
+
+
+PAUSED = "ZXT.ChannelPaused"
+
+
+class WeChatChannel(Channel):
+    """The ``wechat`` channel of the relay: one template message per request (WeChat has no batch
+    send), ``client_msg_id`` = the outbox idempotency key, data keys from the template seed."""
+
+    name = CHANNEL
+    max_batch = 1
+    max_param_chars = MAX_VALUE_CHARS
+
+    def __init__(self, settings: Settings) -> None:
+        from zxt.warehouse import server as warehouse
+
+        super().__init__(settings)
+        self.engine = warehouse.engine(settings)
+        self.client = WeChatClient(self.engine, settings)
+        self._keys: dict[str, list[str]] | None = None
+
+    def template_keys(self, template_id: str) -> list[str] | None:
+        if self._keys is None:
+            with self.engine.connect() as conn:
+                self._keys = {
+                    tid: [k for k in (keys or "").split("|") if k]
+                    for tid, keys in conn.execute(
+                        sa.text(
+                            "select provider_template_id, provider_keys from rules.message_templates "
+                            "where channel = 'wechat'"
+                        )
+                    )
+                }
+        return self._keys.get(template_id)
+
+    def send_batch(self, messages: Sequence[Message]) -> list[MessageResult]:
+        return [self._send(m) for m in messages]
+
+    def _send(self, m: Message) -> MessageResult:
+        now = self.settings.clock.now()
+        with self.engine.connect() as conn:
+            until = paused_until(conn, now)
+        if until is not None:
+            # Another worker hit the daily quota: nothing goes to WeChat before it resets. A
+            # per-message reschedule keeps the relay sending on the other channels meanwhile.
+            return MessageResult(m.outbox_id, Outcome.RESCHEDULE, PAUSED, "WeChat paused", not_before=until)
+        keys = self.template_keys(m.template_id)
+        if keys is None:
+            return MessageResult(m.outbox_id, Outcome.FAILED, "ZXT.UnknownTemplate", "not a WeChat template")
+        r = self.client.send(
+            m.recipient, m.template_id, keys, m.params, m.idempotency_key or str(m.outbox_id)
+        )
+        not_before = None
+        if r.outcome == PAUSE_CHANNEL:
+            not_before = until_bureau_midnight(now)
+            with self.engine.begin() as conn:
+                pause_channel(conn, not_before, str(r.code))
+        return MessageResult(m.outbox_id, r.outcome, str(r.code), r.message, r.msgid, not_before=not_before)
+
+    def close(self) -> None:
+        self.client.close()

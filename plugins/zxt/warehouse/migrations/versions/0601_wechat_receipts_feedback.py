@@ -72,6 +72,8 @@ alter table delivery.outbox
   add column delivered_at timestamptz,
   add column receipt_code text,
   add column fallback_of bigint references delivery.outbox;
+create index outbox_fallback_of on delivery.outbox (fallback_of) where fallback_of is not null;
+create index outbox_failed_open on delivery.outbox (valid_until) where status = 'failed';
 create index outbox_provider_message on delivery.outbox (channel, provider_message_id)
   where provider_message_id is not null;
 create index outbox_unconfirmed on delivery.outbox (valid_until)
