@@ -31,6 +31,9 @@ def dbt_group(group_id: str = "dbt") -> DbtTaskGroup:
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.AFTER_EACH,
+            # A test reading several nodes (a seed and a mart) runs in its own task after all of them;
+            # attached to the seed it would run before the mart exists.
+            should_detach_multiple_parents_tests=True,
             emit_datasets=False,
         ),
         operator_args={"install_deps": False, "emit_datasets": False},
