@@ -412,3 +412,17 @@ def test_a_daily_quota_pauses_wechat_until_midnight_for_every_worker(seeded, pro
             {"r": "o" + "Z" * 27},
         ).one()
     assert tuple(row) == ("queued", wechat.PAUSED)
+
+
+def test_the_pull_api_is_signed_and_refuses_bad_credentials(seeded, providers):
+    from zxt.delivery import feedback
+    from zxt.delivery.channels import tencent_sms_pull as pull
+
+    settings, _sms, _wx, _receiver = providers
+    wrong = settings.with_(sms__secret_key="not-the-secret")
+    with pytest.raises(pull.PullError, match="AuthFailure.SignatureFailure"):
+        pull.TencentSmsPuller(wrong).pull(pull.SEND_STATUS)
+    # The feedback run still settles, marks and reports; the DAG task fails to make the pull visible.
+    run = feedback.run_feedback(NOW, wrong)
+    assert run.pull_errors and "AuthFailure" in run.pull_errors[0]
+    assert run.rates == [] or all(r["channel"] in {"sms", "wechat"} for r in run.rates)
