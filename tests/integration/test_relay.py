@@ -59,8 +59,9 @@ def county(engine, tmp_path_factory):
     return engine
 
 
-def restage(engine, limit_to: int | None = None) -> list[dict]:
-    """An empty delivery state, then the real staging path; optionally keep only the first N rows."""
+def restage(engine, limit_to: int | None = None, one_per_number: bool = False) -> list[dict]:
+    """An empty delivery state, then the real staging path; optionally keep one row per number (a
+    shared accountant's number would hit the daily cap) and only the first N rows."""
     from zxt.delivery import outbox
 
     with engine.begin() as conn:
@@ -73,6 +74,13 @@ def restage(engine, limit_to: int | None = None) -> list[dict]:
         conn.execute(sa.text("delete from raw.contact__consents where _source_file = 'test'"))
     outbox.stage_reminders(AS_OF)
     with engine.begin() as conn:
+        if one_per_number:
+            conn.execute(
+                sa.text(
+                    "delete from delivery.outbox where outbox_id not in "
+                    "(select min(outbox_id) from delivery.outbox group by recipient)"
+                )
+            )
         if limit_to is not None:
             conn.execute(
                 sa.text(
@@ -194,7 +202,7 @@ def test_suppressed_and_opted_out_numbers_are_not_staged(county):
 def test_each_error_class_ends_in_its_state(county, simulator):
     from zxt.delivery import relay
 
-    rows = restage(county)
+    rows = restage(county, one_per_number=True)
     ok, black, limited, broken, invalid = distinct_recipients(rows, 5)
     settings, sim = simulator(
         blacklist={black},
@@ -472,7 +480,7 @@ def test_an_outage_costs_no_attempt_pauses_the_channel_and_resumes_when_it_answe
     goes back untouched); while paused nothing is tried; the first answer closes it."""
     from zxt.delivery import relay
 
-    rows = restage(county)
+    rows = restage(county, one_per_number=True)
     port = free_port()
     settings = get_settings().with_(
         sms__endpoint=f"http://127.0.0.1:{port}/",
@@ -509,7 +517,7 @@ def test_an_outage_costs_no_attempt_pauses_the_channel_and_resumes_when_it_answe
 def test_a_provider_quota_pauses_the_channel_until_the_next_window(county, simulator):
     from zxt.delivery import relay
 
-    rows = restage(county)
+    rows = restage(county, one_per_number=True)
     settings, sim = simulator(fail_numbers={r["recipient"]: "LimitExceeded.AppDailyLimit" for r in rows})
     settings = settings.with_(delivery__requests_in_flight=1)
     stats = relay.run_relay(NOW, settings)

@@ -1,7 +1,7 @@
 """Relay leases, per-recipient daily counts, channel state (circuit breaker, rate window), indexed opt-outs.
 
 Revision ID: 051
-Revises: 031
+Revises: 0801
 Create Date: 2026-11-26
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from zxt.warehouse.ddl import execute_script
 
 revision = "051"
-down_revision = "031"
+down_revision = "0801"
 branch_labels = None
 depends_on = None
 
