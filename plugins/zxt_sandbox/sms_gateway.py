@@ -102,7 +102,8 @@ class SimulatorConfig:
     status_callback_url: str | None = None
     reply_callback_url: str | None = None
     undeliverable: dict[str, str] = field(default_factory=dict)
-    # Every SendSms answer is held back this long after the messages were accepted (a slow gateway).
+    # Seconds between accepting a request (recorded) and answering it: lets crash tests kill the
+    # sender while its request is known to have arrived but its answer has not.
     answer_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
@@ -475,10 +476,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/":
             # Tencent answers API errors with HTTP 200 and Response.Error.
-            doc = self.server.state.handle(dict(self.headers.items()), body)
+            answer = self.server.state.handle(dict(self.headers.items()), body)
             if self.server.state.config.answer_delay_s:
                 time.sleep(self.server.state.config.answer_delay_s)
-            self._json(200, doc)
+            self._json(200, answer)
         elif path == "/_sim/reply":
             req = json.loads(body or b"{}")
             self._json(200, {"opt_out": self.server.state.reply(str(req["mobile"]), str(req["text"]))})

@@ -1,7 +1,7 @@
-"""WeChat token cache and channel pauses; receipts, replies, phone follow-ups, delivery rates.
+"""WeChat token cache; receipts, replies, phone follow-ups, delivery rates.
 
 Revision ID: 0601
-Revises: 031
+Revises: 051
 Create Date: 2026-11-26
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from zxt.warehouse.ddl import execute_script
 
 revision = "0601"
-down_revision = "031"
+down_revision = "051"
 branch_labels = None
 depends_on = None
 
@@ -25,14 +25,6 @@ create table delivery.provider_tokens (
   fetches integer not null default 0
 );
 comment on table delivery.provider_tokens is 'access tokens of provider apps (WeChat stable_token), one per app: a credential, never logged';
-
--- A channel-wide stop (WeChat 45009 daily quota): nothing goes out on it before paused_until.
-create table delivery.channel_pauses (
-  channel text primary key,
-  paused_until timestamptz not null,
-  code text not null,
-  paused_at timestamptz not null default now()
-);
 
 -- Delivery receipts as the providers report them (Tencent status callback / PullSmsSendStatus,
 -- WeChat TEMPLATESENDJOBFINISH), one row per provider message id however often it is reported.
