@@ -21,6 +21,7 @@ from zxt_sandbox.callback_push import CallbackPusher
 
 OPT_OUT_WORDS = frozenset({"R", "TD", "T", "退订", "N"})
 FAIL_DESCRIPTION = "用户短信未送达"
+MAX_KEPT = 200_000
 SUCCESS_DESCRIPTION = "用户短信送达成功"
 
 
@@ -41,8 +42,9 @@ class SmsFeedback:
         self.reply_callback_url = reply_callback_url
         self.sign_name = sign_name
         self._lock = threading.Lock()
-        self._statuses: deque[dict[str, Any]] = deque()
-        self._replies: deque[dict[str, Any]] = deque()
+        # Kept for the pull API up to a bound, as the provider keeps them for a while only.
+        self._statuses: deque[dict[str, Any]] = deque(maxlen=MAX_KEPT)
+        self._replies: deque[dict[str, Any]] = deque(maxlen=MAX_KEPT)
         self.pusher = CallbackPusher("sms-feedback") if (status_callback_url or reply_callback_url) else None
 
     def reset(self) -> None:
@@ -58,6 +60,7 @@ class SmsFeedback:
         if not accepted:
             return
         received = _local(now)
+        push = self.pusher is not None and bool(self.status_callback_url)
         pulled, pushed = [], []
         for serial, number, context, errmsg in accepted:
             ok = errmsg is None
@@ -74,6 +77,8 @@ class SmsFeedback:
                     "SessionContext": context,
                 }
             )
+            if not push:
+                continue
             pushed.append(
                 {
                     "user_receive_time": received.strftime("%Y-%m-%d %H:%M:%S"),
@@ -87,7 +92,7 @@ class SmsFeedback:
             )
         with self._lock:
             self._statuses.extend(pulled)
-        if self.pusher and self.status_callback_url:
+        if push and self.pusher is not None:
             body = json.dumps(pushed, ensure_ascii=False).encode("utf-8")
             self.pusher.push(self.status_callback_url, body, "application/json")
 

@@ -391,27 +391,26 @@ def test_the_relay_sends_by_wechat_and_a_non_follower_falls_back_to_sms(seeded, 
 
 def test_a_daily_quota_pauses_wechat_until_midnight_for_every_worker(seeded, providers):
     from zxt.delivery import relay
-    from zxt.delivery.channels import wechat
 
-    settings, _sms, wx, _receiver = providers
+    settings, sms, wx, _receiver = providers
     settings = settings.with_(clock__now_override=NOW)
     wx.state.set_faults({"daily_quota": 0, "blocked": []})
     stage(seeded, USCC[1], OPENID, channel="wechat")
     relay.run_relay(NOW, settings)
     with seeded.connect() as conn:
-        assert wechat.paused_until(conn, NOW) == datetime(2026, 11, 14, tzinfo=BUREAU_TZ)
+        paused = conn.execute(
+            sa.text("select paused_until from delivery.channel_state where channel = 'wechat'")
+        ).scalar()
+    assert paused == datetime(2026, 11, 14, tzinfo=BUREAU_TZ)
     wx.state.set_faults({"daily_quota": None})
-    # Another reminder an hour later is held back without asking WeChat.
+    # Another reminder an hour later is held back without asking WeChat; SMS still goes out.
     stage(seeded, USCC[0], "o" + "Z" * 27, channel="wechat")
+    stage(seeded, USCC[3], SLOWPOKE)
     later = NOW + timedelta(hours=1)
     relay.run_relay(later, settings.with_(clock__now_override=later))
     assert wx.messages() == []
-    with seeded.connect() as conn:
-        row = conn.execute(
-            sa.text("select status, last_error_code from delivery.outbox where recipient = :r"),
-            {"r": "o" + "Z" * 27},
-        ).one()
-    assert tuple(row) == ("queued", wechat.PAUSED)
+    assert [m["phone"] for m in sms.state.messages()] == [SLOWPOKE]
+    assert outbox(seeded)[("wechat", "o" + "Z" * 27)] == "queued"
 
 
 def test_the_pull_api_is_signed_and_refuses_bad_credentials(seeded, providers):
@@ -426,3 +425,43 @@ def test_the_pull_api_is_signed_and_refuses_bad_credentials(seeded, providers):
     run = feedback.run_feedback(NOW, wrong)
     assert run.pull_errors and "AuthFailure" in run.pull_errors[0]
     assert run.rates == [] or all(r["channel"] in {"sms", "wechat"} for r in run.rates)
+
+
+def test_a_wechat_opt_out_known_at_send_time_is_honoured(seeded, providers):
+    from zxt.delivery import relay
+
+    settings, _sms, wx, _receiver = providers
+    wx.state.set_faults({"blocked": []})
+    listed, consented_out = "o" + "L" * 27, OPENID
+    with seeded.begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into delivery.suppression (channel, recipient, reason) values ('wechat', :o, 'test')"
+            ),
+            {"o": listed},
+        )
+        # The registry binds the openid to a mobile whose latest WeChat consent event is an opt-out.
+        conn.execute(
+            sa.text(
+                """insert into raw.tax__taxpayers (uscc, contact_mobile, wechat_openid,
+                     _batch_id, _source_file, _row_number, _drop_date)
+                   values (:u, :m, :o, gen_random_uuid(), 'taxpayers.csv', 1, '2026-11-12')"""
+            ),
+            {"u": USCC[1], "m": UNDELIVERABLE, "o": consented_out},
+        )
+        for n, (kind, day) in enumerate((("opt_in", "2026-01-05"), ("opt_out", "2026-11-12")), 1):
+            conn.execute(
+                sa.text(
+                    """insert into raw.contact__consents (event_id, uscc, contact_mobile, channel, event_type,
+                         event_date, _batch_id, _source_file, _row_number, _drop_date)
+                       values (:e, :u, :m, 'wechat', :k, :d, gen_random_uuid(), 'consents.csv', :n, :d)"""
+                ),
+                {"e": f"CE-{n}", "u": USCC[1], "m": UNDELIVERABLE, "k": kind, "d": day, "n": n},
+            )
+    stage(seeded, USCC[0], listed, channel="wechat")
+    stage(seeded, USCC[1], consented_out, channel="wechat")
+    relay.run_relay(NOW, settings)
+    assert wx.messages() == []
+    assert outbox(seeded) == {("wechat", listed): "suppressed", ("wechat", consented_out): "suppressed"}
+    with seeded.begin() as conn:
+        conn.execute(sa.text("truncate raw.tax__taxpayers"))

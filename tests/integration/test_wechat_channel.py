@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
 
 from tests.support import free_port
-from zxt.core.settings import BUREAU_TZ, get_settings
+from zxt.core.settings import get_settings
 
 FOLLOWER, STRANGER, REFUSER, QUOTA_HIT, SLOW = (
     "o" + "A" * 27,
@@ -167,17 +166,3 @@ def test_the_token_never_reaches_the_logs(engine, wechat, caplog):
         token = conn.execute(sa.text("select access_token from delivery.provider_tokens")).scalar()
     assert token and token not in caplog.text
     assert FOLLOWER not in caplog.text
-
-
-def test_a_pause_holds_until_the_bureaus_midnight(engine):
-    from tests.support import reset_warehouse
-    from zxt.delivery.channels import wechat as w
-
-    reset_warehouse(engine)
-    now = datetime(2026, 11, 13, 15, 30, tzinfo=BUREAU_TZ)
-    until = w.until_bureau_midnight(now)
-    assert until == datetime(2026, 11, 14, 0, 0, tzinfo=BUREAU_TZ)
-    with engine.begin() as conn:
-        w.pause_channel(conn, until, "45009")
-        assert w.paused_until(conn, now) == until
-        assert w.paused_until(conn, until) is None

@@ -71,3 +71,11 @@ def test_wechat_event_signature_matches_the_documented_algorithm():
 
     expected = hashlib.sha1("".join(sorted(["tok", "1700000000", "42"])).encode()).hexdigest()
     assert event_signature("tok", "1700000000", "42") == expected
+
+
+def test_a_wechat_quota_lasts_until_beijing_midnight():
+    from zxt.delivery.channels import wechat as w
+
+    assert w.until_bureau_midnight(datetime(2026, 11, 13, 15, 30, tzinfo=BUREAU_TZ)) == datetime(
+        2026, 11, 14, tzinfo=BUREAU_TZ
+    )

@@ -298,34 +298,10 @@ def _network_code(exc: requests.exceptions.RequestException) -> str:
     return BROKEN_RESPONSE
 
 
-def pause_channel(conn: sa.Connection, until: datetime, code: str, channel: str = CHANNEL) -> None:
-    """Stop a channel until ``until`` (every worker reads this before sending on it)."""
-    conn.execute(
-        sa.text(
-            """insert into delivery.channel_pauses (channel, paused_until, code) values (:c, :u, :code)
-               on conflict (channel) do update set paused_until = greatest(
-                   delivery.channel_pauses.paused_until, excluded.paused_until),
-                   code = excluded.code, paused_at = now()"""
-        ),
-        {"c": channel, "u": until, "code": code},
-    )
-
-
-def paused_until(conn: sa.Connection, now: datetime, channel: str = CHANNEL) -> datetime | None:
-    return conn.execute(
-        sa.text(
-            "select paused_until from delivery.channel_pauses where channel = :c and paused_until > :now"
-        ),
-        {"c": channel, "now": now},
-    ).scalar()
-
-
-PAUSED = "ZXT.ChannelPaused"
-
-
 class WeChatChannel(Channel):
     """The ``wechat`` channel of the relay: one template message per request (WeChat has no batch
-    send), ``client_msg_id`` = the outbox idempotency key, data keys from the template seed."""
+    send), ``client_msg_id`` = the outbox idempotency key, data keys from the template seed; 45009
+    pauses the channel until Beijing midnight (``not_before``)."""
 
     name = CHANNEL
     max_batch = 1
@@ -357,25 +333,36 @@ class WeChatChannel(Channel):
         return [self._send(m) for m in messages]
 
     def _send(self, m: Message) -> MessageResult:
-        now = self.settings.clock.now()
-        with self.engine.connect() as conn:
-            until = paused_until(conn, now)
-        if until is not None:
-            # Another worker hit the daily quota: nothing goes to WeChat before it resets. A
-            # per-message reschedule keeps the relay sending on the other channels meanwhile.
-            return MessageResult(m.outbox_id, Outcome.RESCHEDULE, PAUSED, "WeChat paused", not_before=until)
+        if self._opted_out(m.recipient):
+            return MessageResult(m.outbox_id, Outcome.SUPPRESS, "ZXT.OptedOut", "opted out of WeChat")
         keys = self.template_keys(m.template_id)
         if keys is None:
             return MessageResult(m.outbox_id, Outcome.FAILED, "ZXT.UnknownTemplate", "not a WeChat template")
         r = self.client.send(
             m.recipient, m.template_id, keys, m.params, m.idempotency_key or str(m.outbox_id)
         )
-        not_before = None
-        if r.outcome == PAUSE_CHANNEL:
-            not_before = until_bureau_midnight(now)
-            with self.engine.begin() as conn:
-                pause_channel(conn, not_before, str(r.code))
+        # The relay pauses the channel for every worker until then (delivery.channel_state).
+        not_before = until_bureau_midnight(self.settings.clock.now()) if r.outcome == PAUSE_CHANNEL else None
         return MessageResult(m.outbox_id, r.outcome, str(r.code), r.message, r.msgid, not_before=not_before)
+
+    def _opted_out(self, openid: str) -> bool:
+        """Checked at send time: the suppression list, and the latest WeChat consent event of the
+        mobile bound to this openid (consent events are kept by mobile number)."""
+        with self.engine.connect() as conn:
+            return bool(conn.execute(sa.text(_OPTED_OUT_SQL), {"o": openid}).first())
 
     def close(self) -> None:
         self.client.close()
+
+
+_OPTED_OUT_SQL = """
+select 1 from delivery.suppression where channel = 'wechat' and recipient = :o
+union all
+select 1 from (
+    select e.event_type from raw.contact__consents e
+    where e.channel = 'wechat' and e.contact_mobile in (
+        select contact_mobile from raw.tax__taxpayers where wechat_openid = :o
+    )
+    order by e.event_date desc, e.event_id desc limit 1
+) latest where event_type = 'opt_out'
+"""

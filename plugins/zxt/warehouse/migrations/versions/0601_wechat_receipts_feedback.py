@@ -15,6 +15,10 @@ branch_labels = None
 depends_on = None
 
 DDL = """
+-- The WeChat channel's send-time opt-out check finds a follower's mobile by openid.
+create index if not exists tax__taxpayers__openid on raw.tax__taxpayers (wechat_openid)
+  where wechat_openid is not null;
+
 -- One access token per provider app, shared by every relay worker: whoever finds it stale takes
 -- the row lock and fetches; the others wait on the lock and read the fresh token.
 create table delivery.provider_tokens (
