@@ -112,9 +112,25 @@ def calibrate_gates(
         )
 
 
+def bench_night(
+    date_: Annotated[
+        str, typer.Option("--date", "-d", help="Business date (its drops must be landed).")
+    ] = "2026-11-12",
+) -> None:
+    """Wall time of one zxt_nightly run under the real scheduler (starts `zxt airflow up` if needed)."""
+    from zxt_sandbox import bench_night as bench_mod
+
+    with console.status(f"zxt_nightly for {date_} under the scheduler"):
+        t = bench_mod.run(parse_date(date_))
+    console.print(f"{t.run_id}: {t.state} in {t.wall_s:.0f}s wall, {t.tasks} task instances")
+    for name, secs in t.slowest:
+        console.print(f"  {name:40} {secs:6.1f}s")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(synth)
     app.add_typer(sim_app, name="sim")
     app.command()(demo)
     app.command()(bench)
     app.command("calibrate-gates")(calibrate_gates)
+    app.command("bench-night")(bench_night)
