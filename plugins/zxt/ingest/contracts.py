@@ -57,6 +57,7 @@ class Dataset:
     key: tuple[str, ...]
     columns: tuple[Column, ...]
     expected_by: str | None = None  # HH:MM on the day after the business date; else expectations/sources.yml
+    pull: str | None = None  # the credit-sharing platform's dataset name, for sources pulled from its API
 
     @property
     def system(self) -> str:
@@ -112,6 +113,7 @@ def _read(path: Path) -> list[Dataset]:
             key=tuple(spec["key"]),
             columns=cols,
             expected_by=None if spec.get("expected_by") is None else str(spec["expected_by"]),
+            pull=spec.get("pull"),
         )
         _check(ds, path)
         out.append(ds)
