@@ -46,6 +46,7 @@ class Column:
     min: str | None = None
     max: str | None = None
     max_length: int = DEFAULT_MAX_LENGTH
+    aliases: tuple[str, ...] = ()  # other header texts meaning this column (XLSX from departments)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ def _read(path: Path) -> list[Dataset]:
                 min=None if c.get("min") is None else str(c["min"]),
                 max=None if c.get("max") is None else str(c["max"]),
                 max_length=int(c.get("max_length", DEFAULT_MAX_LENGTH)),
+                aliases=tuple(c.get("aliases", ())),
             )
             for c in spec["columns"]
         )
