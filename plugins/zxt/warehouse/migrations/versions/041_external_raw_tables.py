@@ -1,7 +1,7 @@
 """Raw tables of the external departments' datasets (credit-sharing platform API and XLSX sources).
 
 Revision ID: 041
-Revises: 0801
+Revises: 051
 Create Date: 2026-11-26
 """
 
@@ -11,7 +11,7 @@ from zxt.warehouse import raw_tables
 from zxt.warehouse.ddl import execute_script
 
 revision = "041"
-down_revision = "0801"
+down_revision = "051"
 branch_labels = None
 depends_on = None
 
