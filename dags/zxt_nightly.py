@@ -79,8 +79,9 @@ def zxt_nightly():
     loaded = ingest.ingest_drop.expand(drop=drops)
     marts = quality.gated_marts()
     dbt = transform.dbt_group()
-    loaded >> ingest.source_gate() >> transform.acquire_build_lease() >> dbt >> marts
-    dbt >> transform.release_build_lease()
+    lease = transform.acquire_build_lease()
+    loaded >> ingest.source_gate() >> lease >> dbt >> marts
+    [lease, dbt] >> transform.release_build_lease()
     published = quality.publish()
     quality.mart_gate.expand(mart=marts) >> published
     published >> [delivery.stage_reminders(), delivery.bank_drop()]

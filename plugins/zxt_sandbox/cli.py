@@ -133,6 +133,21 @@ def calibrate_gates(
         )
 
 
+def bench_night(
+    date_: Annotated[
+        str, typer.Option("--date", "-d", help="Business date (its drops must be landed).")
+    ] = "2026-11-12",
+) -> None:
+    """Wall time of one zxt_nightly run under the real scheduler (starts `zxt airflow up` if needed)."""
+    from zxt_sandbox import bench_night as bench_mod
+
+    with console.status(f"zxt_nightly for {date_} under the scheduler"):
+        t = bench_mod.run(parse_date(date_))
+    console.print(f"{t.run_id}: {t.state} in {t.wall_s:.0f}s wall, {t.tasks} task instances")
+    for name, secs in t.slowest:
+        console.print(f"  {name:40} {secs:6.1f}s")
+
+
 def bench_relay(
     reminders: Annotated[int, typer.Option(help="Staged reminders to send.")] = 100_000,
     workers: Annotated[int, typer.Option(help="Relay worker processes.")] = 4,
@@ -178,3 +193,4 @@ def register(app: typer.Typer) -> None:
     app.command("bench-filings")(bench_filings)
     app.command("bench-relay")(bench_relay)
     app.command("calibrate-gates")(calibrate_gates)
+    app.command("bench-night")(bench_night)
