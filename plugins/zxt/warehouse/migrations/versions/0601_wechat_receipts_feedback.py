@@ -1,7 +1,7 @@
 """WeChat token cache; receipts, replies, phone follow-ups, delivery rates.
 
 Revision ID: 0601
-Revises: 051
+Revises: 041
 Create Date: 2026-11-26
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from zxt.warehouse.ddl import execute_script
 
 revision = "0601"
-down_revision = "051"
+down_revision = "041"
 branch_labels = None
 depends_on = None
 
