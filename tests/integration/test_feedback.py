@@ -67,6 +67,7 @@ def providers(seeded):
             sa.text(
                 "truncate delivery.outbox, delivery.send_attempts, delivery.suppression, delivery.receipts, "
                 "delivery.replies, delivery.followups, ops.delivery_rates, delivery.provider_tokens, "
+                "delivery.channel_state, delivery.recipient_day, "
                 "raw.contact__consents cascade"
             )
         )
