@@ -93,6 +93,27 @@ def bench(
     )
 
 
+def bench_filings(
+    rows: Annotated[list[int] | None, typer.Option("--rows", help="File sizes (repeatable).")] = None,
+) -> None:
+    """Province-size filings: validated ingest vs PostgreSQL's plain COPY, UTF-8 and GB18030, peak RSS."""
+    from zxt_sandbox import bench_filings as bf
+
+    sizes = rows or [1_000_000, 10_000_000]
+    with console.status(f"benchmarking filings files of {sizes} rows"):
+        results = bf.run(sizes)
+    by = {(m.rows, m.encoding, m.mode): m for m in results}
+    for n in sizes:
+        for enc in ("utf-8", "gb18030"):
+            c, i = by[(n, enc, "copy")], by[(n, enc, "ingest")]
+            console.print(
+                f"{n:>11,} rows {enc:<8} {c.bytes / 1e6:,.0f} MB: COPY {c.seconds:6.1f} s = {c.rows_per_s:>10,.0f} rows/s "
+                f"(RSS {c.peak_rss_mb:,.0f} MB) | ingest {i.seconds:6.1f} s = {i.rows_per_s:>10,.0f} rows/s "
+                f"(RSS {i.peak_rss_mb:,.0f} MB) | {i.rows_per_s / c.rows_per_s:.0%} of COPY",
+                highlight=False,
+            )
+
+
 def calibrate_gates(
     start: Annotated[str, typer.Option(help="First business date.")] = "2026-09-25",
     end: Annotated[str, typer.Option(help="Last business date.")] = "2026-11-24",
@@ -110,6 +131,21 @@ def calibrate_gates(
             f"{s.mart}: {min(s.counts.values()):,}–{max(s.counts.values()):,} rows a day; against the median of "
             f"the previous {history}: lowest {low[1]:.2f} ({low[0]}), highest {high[1]:.2f} ({high[0]})"
         )
+
+
+def bench_night(
+    date_: Annotated[
+        str, typer.Option("--date", "-d", help="Business date (its drops must be landed).")
+    ] = "2026-11-12",
+) -> None:
+    """Wall time of one zxt_nightly run under the real scheduler (starts `zxt airflow up` if needed)."""
+    from zxt_sandbox import bench_night as bench_mod
+
+    with console.status(f"zxt_nightly for {date_} under the scheduler"):
+        t = bench_mod.run(parse_date(date_))
+    console.print(f"{t.run_id}: {t.state} in {t.wall_s:.0f}s wall, {t.tasks} task instances")
+    for name, secs in t.slowest:
+        console.print(f"  {name:40} {secs:6.1f}s")
 
 
 def bench_relay(
@@ -155,5 +191,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sim_app, name="sim")
     app.command()(demo)
     app.command()(bench)
+    app.command("bench-filings")(bench_filings)
     app.command("bench-relay")(bench_relay)
     app.command("calibrate-gates")(calibrate_gates)
+    app.command("bench-night")(bench_night)

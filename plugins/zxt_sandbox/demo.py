@@ -111,10 +111,40 @@ def loopback_servers(settings: Settings, stack: ExitStack) -> None:
     )
 
 
+def platform_server(settings: Settings, stack: ExitStack, start: date, end: date, enterprises: int) -> None:
+    """Start the credit-sharing platform simulator serving the same county as the landing zone."""
+    url = urlsplit(settings.platform.url)
+    stack.enter_context(
+        background(
+            [
+                sys.executable,
+                "-m",
+                "zxt_sandbox.credit_platform",
+                "--host",
+                url.hostname or "127.0.0.1",
+                "--port",
+                str(url.port),
+                "--enterprises",
+                str(enterprises),
+                "--seed",
+                str(SEED),
+                "--start",
+                start.isoformat(),
+                "--end",
+                end.isoformat(),
+            ],
+            settings.paths.run_dir / "credit-platform.log",
+            url.hostname or "127.0.0.1",
+            url.port or 80,
+            "credit-sharing platform simulator",
+        )
+    )
+
+
 def ensure_landing(settings: Settings, start: date, end: date, enterprises: int, console: Console) -> None:
     from zxt_sandbox import synth
 
-    marker = settings.paths.landing / f".synth-{SEED}-{enterprises}-{start}-{end}-with-bad-files"
+    marker = settings.paths.landing / f".synth-{SEED}-{enterprises}-{start}-{end}-with-bad-files-external"
     if marker.exists():
         console.print(f"landing zone already generated ({marker.name})")
         return
@@ -145,6 +175,8 @@ def run(as_of: date, enterprises: int = 15000, console: Console | None = None) -
     os.environ["ZXT_TODAY"] = (as_of + timedelta(days=1)).isoformat()
     # A demo failure is a bug to read, not a blip to wait out.
     os.environ.setdefault("ZXT_RETRY_DELAY_S", "5")
+    # External departments' data is pulled from the platform simulator started below.
+    os.environ.setdefault("ZXT_PLATFORM_URL", "http://127.0.0.1:18090/")
     reset_settings()
     settings = get_settings()
     settings.paths.run_dir.mkdir(parents=True, exist_ok=True)
@@ -160,9 +192,11 @@ def run(as_of: date, enterprises: int = 15000, console: Console | None = None) -
 
     with ExitStack() as stack:
         loopback_servers(settings, stack)
+        platform_server(settings, stack, as_of - timedelta(days=2), as_of, enterprises)
         console.print(
             f"SMS gateway simulator on {settings.sms.endpoint}; bank SFTP on "
-            f"{settings.bank.sftp_host}:{settings.bank.sftp_port}"
+            f"{settings.bank.sftp_host}:{settings.bank.sftp_port}; credit-sharing platform on "
+            f"{settings.platform.url}"
         )
         nightly_log = settings.paths.run_dir / f"zxt_nightly-{as_of}.log"
         with console.status(f"airflow dags test zxt_nightly {as_of}  (log: {nightly_log})"):

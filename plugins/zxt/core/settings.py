@@ -258,6 +258,29 @@ class BankSettings:
 
 
 @dataclass(frozen=True)
+class PlatformSettings:
+    """The city credit-sharing platform's API (信用信息共享平台): external departments' datasets."""
+
+    # Empty: no platform configured (pulls are skipped and the source gate reports the drops missing).
+    url: str = field(default_factory=lambda: _env("ZXT_PLATFORM_URL", ""))
+    client_id: str = field(default_factory=lambda: _env("ZXT_PLATFORM_CLIENT_ID", "zxt-guangshui"))
+    client_secret: str = field(
+        default_factory=lambda: _env("ZXT_PLATFORM_CLIENT_SECRET", "zxt-platform-local-secret")
+    )
+    page_size: int = field(default_factory=lambda: _env_int("ZXT_PLATFORM_PAGE_SIZE", 2000))
+    timeout_s: float = field(default_factory=lambda: _env_float("ZXT_PLATFORM_TIMEOUT_S", 30.0))
+    # 5xx, timeouts and refused connections: attempts per request, backing off from backoff_s
+    # (doubling, at most max_backoff_s) between them.
+    max_attempts: int = field(default_factory=lambda: _env_int("ZXT_PLATFORM_MAX_ATTEMPTS", 6))
+    backoff_s: float = field(default_factory=lambda: _env_float("ZXT_PLATFORM_BACKOFF_S", 1.0))
+    max_backoff_s: float = field(default_factory=lambda: _env_float("ZXT_PLATFORM_MAX_BACKOFF_S", 60.0))
+    # 429: wait as long as Retry-After says (capped), this many times per pull.
+    max_rate_limited: int = field(default_factory=lambda: _env_int("ZXT_PLATFORM_MAX_RATE_LIMITED", 30))
+    # An expired cursor restarts the pull from the first page, at most this many times.
+    max_restarts: int = field(default_factory=lambda: _env_int("ZXT_PLATFORM_MAX_RESTARTS", 3))
+
+
+@dataclass(frozen=True)
 class AirflowSettings:
     """The local Airflow of ``zxt airflow up`` (api-server, scheduler, dag-processor, triggerer)."""
 
@@ -308,6 +331,7 @@ class Settings:
     sms: SmsSettings = field(default_factory=SmsSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     bank: BankSettings = field(default_factory=BankSettings)
+    platform: PlatformSettings = field(default_factory=PlatformSettings)
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
