@@ -414,9 +414,9 @@ def test_the_rate_window_never_admits_more_than_the_limit_across_workers(county)
     def worker():
         with county.connect() as conn:
             for _ in range(6):
-                start = limits.take_rate(conn, "sms", 2, per_second=5)
+                grant = limits.take_rate(conn, "sms", 2, per_second=5)
                 with lock:
-                    windows.append(start)
+                    windows.append(grant.window_start)
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for t in threads:
