@@ -49,8 +49,9 @@ def acquire_build_lease() -> PokeReturnValue:
     return PokeReturnValue(is_done=other is None)
 
 
-# Runs however the build ended, so the next night is not kept waiting.
-@task(trigger_rule="all_done")
+# Runs once the build has ended however it ended (the lease taken is the one success it needs), so
+# the next night is not kept waiting; skipped when the lease was never taken (an upstream failure).
+@task(trigger_rule="all_done_min_one_success")
 def release_build_lease() -> bool:
     """Give the build lease back once this night's dbt build has finished (or failed)."""
     from zxt.warehouse import build_lease
@@ -88,6 +89,8 @@ def dbt_group(group_id: str = "dbt") -> DbtTaskGroup:
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.AFTER_EACH,
+            # A test reading several models (e.g. reminders against their templates) runs once, after all of them.
+            should_detach_multiple_parents_tests=True,
             emit_datasets=False,
         ),
         operator_args={"install_deps": False, "emit_datasets": False},
