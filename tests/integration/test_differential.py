@@ -13,7 +13,9 @@ def test_dbt_reproduces_the_published_2025_ratings(engine, tmp_path):
     from zxt.core.settings import get_settings
     from zxt_sandbox import differential
 
-    settings = get_settings().with_(paths__landing_dir=tmp_path / "landing", paths__archive_dir=tmp_path / "archive")
+    settings = get_settings().with_(
+        paths__landing_dir=tmp_path / "landing", paths__archive_dir=tmp_path / "archive"
+    )
     result = differential.run(settings, enterprises=1500, year=2025, seed=5)
     assert result.rated > 1000
     # Every level occurs, so agreement is not won on one easy level.
