@@ -1,5 +1,5 @@
 """Sandbox commands of ``zxt`` (registered through the ``zxt.commands`` entry point):
-``synth``, ``sim sms|sftp``, ``demo``, ``bench``."""
+``synth``, ``sim sms|wechat|sftp``, ``demo``, ``bench``."""
 
 from __future__ import annotations
 
@@ -55,6 +55,23 @@ def sim_sms(
     if record:
         argv += ["--record", str(record)]
     raise typer.Exit(sms_gateway.main(argv))
+
+
+@sim_app.command("wechat")
+def sim_wechat(
+    port: Annotated[int, typer.Option()] = 18081,
+    callback: Annotated[
+        str | None,
+        typer.Option(help="URL the job-finish events are pushed to, e.g. http://127.0.0.1:18082/wechat"),
+    ] = None,
+) -> None:
+    """Run the WeChat official-account API simulator on 127.0.0.1 until interrupted."""
+    from zxt_sandbox import wechat_gateway
+
+    argv = ["--host", "127.0.0.1", "--port", str(port)]
+    if callback:
+        argv += ["--callback", callback]
+    raise typer.Exit(wechat_gateway.main(argv))
 
 
 @sim_app.command("sftp")
@@ -157,7 +174,7 @@ def bench_night(
 def bench_relay(
     reminders: Annotated[int, typer.Option(help="Staged reminders to send.")] = 100_000,
     workers: Annotated[int, typer.Option(help="Relay worker processes.")] = 4,
-    in_flight: Annotated[int, typer.Option(help="Requests each worker keeps in flight.")] = 4,
+    in_flight: Annotated[int, typer.Option(help="Requests each worker keeps in flight.")] = 8,
     shared: Annotated[
         bool, typer.Option(help="Same template and parameters for all (batches of 200 numbers per SendSms).")
     ] = False,
@@ -185,7 +202,8 @@ def bench_relay(
         r = b.run_relay(reminders=reminders, workers=workers, shared_params=shared, in_flight=in_flight)
     console.print(
         f"relay: {r.reminders:,} {'shared' if r.shared_params else 'personalised'} reminders, {r.workers} workers × "
-        f"{r.in_flight} in flight: {r.submitted:,} submitted in {r.seconds:.1f}s = {r.per_s:,.0f} msg/s; "
+        f"{r.in_flight} in flight: {r.submitted:,} submitted in {r.seconds:.1f}s = {r.per_s:,.0f} msg/s "
+        f"(inside run_relay: {r.relay_seconds:.1f}s = {r.relay_per_s:,.0f} msg/s); "
         f"{r.requests:,} SendSms requests; gateway recorded {r.gateway_messages:,}, duplicates {r.duplicates}; "
         f"outbox {r.statuses}"
     )
