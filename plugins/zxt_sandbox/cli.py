@@ -1,5 +1,5 @@
 """Sandbox commands of ``zxt`` (registered through the ``zxt.commands`` entry point):
-``synth``, ``sim sms|sftp``, ``demo``, ``bench``."""
+``synth``, ``sim sms|wechat|sftp``, ``demo``, ``bench``."""
 
 from __future__ import annotations
 
@@ -55,6 +55,23 @@ def sim_sms(
     if record:
         argv += ["--record", str(record)]
     raise typer.Exit(sms_gateway.main(argv))
+
+
+@sim_app.command("wechat")
+def sim_wechat(
+    port: Annotated[int, typer.Option()] = 18081,
+    callback: Annotated[
+        str | None,
+        typer.Option(help="URL the job-finish events are pushed to, e.g. http://127.0.0.1:18082/wechat"),
+    ] = None,
+) -> None:
+    """Run the WeChat official-account API simulator on 127.0.0.1 until interrupted."""
+    from zxt_sandbox import wechat_gateway
+
+    argv = ["--host", "127.0.0.1", "--port", str(port)]
+    if callback:
+        argv += ["--callback", callback]
+    raise typer.Exit(wechat_gateway.main(argv))
 
 
 @sim_app.command("sftp")

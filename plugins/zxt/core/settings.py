@@ -1,8 +1,9 @@
 """All configuration in one typed place, read from ``ZXT_*`` environment variables, in sections.
 
 ``settings.paths`` (files), ``.warehouse``, ``.clock`` (the bureau's clock), ``.pipeline`` (nightly
-run), ``.quality`` (gates), ``.sms``, ``.delivery`` (send rules) and ``.bank`` (SFTP drops), ``.airflow`` (the local
-Airflow of ``zxt airflow up``) and ``.alerts`` (failure alerts). Importing this module does
+run), ``.quality`` (gates), ``.sms``, ``.wechat``, ``.feedback`` (receipts, replies), ``.delivery`` (send
+rules) and ``.bank`` (SFTP drops), ``.airflow`` (the local Airflow of ``zxt airflow up``) and ``.alerts``
+(failure alerts). Importing this module does
 no I/O, so DAG files may import it at parse time.
 """
 
@@ -206,6 +207,41 @@ class SmsSettings:
 
 
 @dataclass(frozen=True)
+class WeChatSettings:
+    """WeChat official account template messages (``message/template/send``)."""
+
+    # Base URL of the API (https://api.weixin.qq.com in production).
+    endpoint: str = field(default_factory=lambda: _env("ZXT_WECHAT_ENDPOINT", "http://127.0.0.1:18081"))
+    app_id: str = field(default_factory=lambda: _env("ZXT_WECHAT_APP_ID", "wx5a1c0ffee0zxt001"))
+    app_secret: str = field(
+        default_factory=lambda: _env("ZXT_WECHAT_APP_SECRET", "zxt-local-wechat-simulator-secret")
+    )
+    timeout_s: float = field(default_factory=lambda: _env_float("ZXT_WECHAT_TIMEOUT_S", 10.0))
+    # The token configured on the account's server settings: it signs the events WeChat pushes.
+    callback_token: str = field(
+        default_factory=lambda: _env("ZXT_WECHAT_CALLBACK_TOKEN", "zxt-local-callback")
+    )
+
+
+@dataclass(frozen=True)
+class FeedbackSettings:
+    """Receipts and replies: where our callback receiver listens; how much one pull takes."""
+
+    callback_host: str = field(default_factory=lambda: _env("ZXT_FEEDBACK_HOST", "127.0.0.1"))
+    callback_port: int = field(default_factory=lambda: _env_int("ZXT_FEEDBACK_PORT", 18082))
+    # PullSmsSendStatus / PullSmsReplyStatus return at most 100 items per call.
+    pull_limit: int = field(default_factory=lambda: _env_int("ZXT_FEEDBACK_PULL_LIMIT", 100))
+    # Stop pulling after this many calls in one run (the next run continues).
+    max_pull_calls: int = field(default_factory=lambda: _env_int("ZXT_FEEDBACK_MAX_PULL_CALLS", 200))
+    # Delivery rates are recomputed for business dates this many days back.
+    rate_days: int = field(default_factory=lambda: _env_int("ZXT_FEEDBACK_RATE_DAYS", 7))
+
+    @property
+    def callback_base_url(self) -> str:
+        return f"http://{self.callback_host}:{self.callback_port}"
+
+
+@dataclass(frozen=True)
 class DeliverySettings:
     """When taxpayers may be messaged (Asia/Shanghai hours) and how the relay retries and leases.
     Channels may set their own per-recipient and per-second limits (e.g. ``SmsSettings``)."""
@@ -329,6 +365,8 @@ class Settings:
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
+    wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     bank: BankSettings = field(default_factory=BankSettings)
     platform: PlatformSettings = field(default_factory=PlatformSettings)
