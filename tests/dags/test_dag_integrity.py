@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-EXPECTED = {"zxt_nightly", "zxt_outreach_relay"}
+EXPECTED = {"zxt_nightly", "zxt_outreach_relay", "zxt_feedback"}
 
 
 @pytest.fixture(scope="module")
