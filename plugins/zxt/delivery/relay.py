@@ -119,7 +119,7 @@ def run_relay(
     fixed_now = now is not None
     now = (now or settings.clock.now()).astimezone(BUREAU_TZ)
     stats = RelayStats(now=now.isoformat(), in_window=in_send_window(now, settings))
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="delivery")
     migrate.ensure_current(engine)
     with engine.begin() as conn:
         stats.expired = conn.execute(

@@ -43,7 +43,7 @@ class FileResult:
 
 def ingest_drop(drop: Drop, settings: Settings | None = None) -> list[FileResult]:
     settings = settings or get_settings()
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="loader")
     migrate.ensure_current(engine)
     ds = contracts.get(drop.dataset)
     files = sorted(p for p in drop.path.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
@@ -73,7 +73,7 @@ def _forget_withdrawn(ds: Dataset, drop: Drop, present: set[str], engine: sa.Eng
 def ingest_file(
     ds: Dataset, drop_date: date, path: Path, settings: Settings, engine: sa.Engine | None = None
 ) -> FileResult:
-    engine = engine or warehouse.engine(settings)
+    engine = engine or warehouse.engine(settings, role="loader")
     source = archive.relative(path, settings)
     sha = archive.sha256(path)
     with engine.connect() as conn:
