@@ -16,3 +16,20 @@
 {% macro lookback_start() -%}
     cast(date_trunc('year', {{ as_of_date() }}) - interval '{{ var("lookback_years") | int }} years' as date)
 {%- endmacro %}
+
+{#- The bureau's administrative division (GB/T 2260; Guangshui 421381): local deadline extensions
+    of its county, prefecture and province apply, the most local first. -#}
+{% macro bureau_region_code() -%}
+    {{ var('bureau_region_code') | string }}
+{%- endmacro %}
+
+{% macro region_hierarchy_sql() -%}
+    {%- set code = var('bureau_region_code') | string -%}
+    '{{ code }}', '{{ code[:4] }}00', '{{ code[:2] }}0000', '000000'
+{%- endmacro %}
+
+{#- 0 for the bureau's own county, 1 prefecture, 2 province, 3 national: order by it, most local first. -#}
+{% macro region_rank(column) -%}
+    {%- set code = var('bureau_region_code') | string -%}
+    case {{ column }} when '{{ code }}' then 0 when '{{ code[:4] }}00' then 1 when '{{ code[:2] }}0000' then 2 else 3 end
+{%- endmacro %}

@@ -210,7 +210,14 @@ def test_reminders_sent_once_to_consenting_numbers_without_finance_wording(first
     assert not opted_out & set(phones)
     for m in messages:
         assert not any(w in m["text"] for w in ("贷", "银行", "征信", "融资"))
-    # Every message reached the gateway within 08:00–21:00 of its validity window's day.
+    # Every message reached the gateway within 08:00–21:00 on the bureau's clock and inside its validity window.
+    outside = scalar(
+        engine,
+        """select count(*) from delivery.outbox where status = 'submitted'
+           and (submitted_at < valid_from or submitted_at >= valid_until
+                or (submitted_at at time zone 'Asia/Shanghai')::time not between '08:00' and '21:00')""",
+    )
+    assert outside == 0
     assert scalar(engine, "select count(*) from delivery.outbox where status = 'sending'") == 0
 
 

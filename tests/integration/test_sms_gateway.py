@@ -20,6 +20,7 @@ import requests
 from zxt.core.settings import Settings
 from zxt.delivery.channels import tc3
 from zxt.delivery.channels.tencent_sms import (
+    NOT_SENT,
     PAUSE_CHANNEL,
     PERMANENT,
     RESCHEDULE,
@@ -301,7 +302,7 @@ def test_connection_refused_is_retry() -> None:
     result = TencentSmsClient(settings_for(f"http://127.0.0.1:{free_port()}/", timeout_s=1)).send(
         [OK_NUMBER], TEMPLATE_ID, PARAMS, ""
     )
-    assert (result.per_number[0].code, result.per_number[0].outcome) == ("Network.ConnectError", RETRY)
+    assert (result.per_number[0].code, result.per_number[0].outcome) == ("Network.ConnectError", NOT_SENT)
 
 
 # --- the CLI ------------------------------------------------------------------------------------

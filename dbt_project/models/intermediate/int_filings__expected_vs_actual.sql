@@ -10,8 +10,20 @@ filings as (
     select * from {{ ref('stg_tax__filings') }}
 ),
 
+-- One deadline per filing month: a local bureau may extend the national calendar, so the most
+-- local row wins (county, then its prefecture, then its province, then national 000000).
 deadlines as (
-    select * from {{ ref('filing_deadlines') }}
+    select distinct on (filing_year, filing_month)
+        filing_year,
+        filing_month,
+        deadline_date,
+        region_code
+    from {{ ref('filing_deadlines') }}
+    where region_code in ({{ region_hierarchy_sql() }})
+    order by
+        filing_year,
+        filing_month,
+        {{ region_rank('region_code') }}
 ),
 
 rule_versions as (
@@ -46,13 +58,13 @@ with_deadline as (
             deadlines.deadline_date,
             cast(date_trunc('month', periods.period_end + 1) + interval '14 days' as date)
         ) as deadline_date,
-        deadlines.deadline_date is not null as deadline_from_calendar
+        deadlines.deadline_date is not null as deadline_from_calendar,
+        deadlines.region_code as deadline_region_code
     from periods
     left join deadlines
         on
             deadlines.filing_year = extract(year from periods.period_end + 1)
             and deadlines.filing_month = extract(month from periods.period_end + 1)
-            and deadlines.region_code = '000000'
 ),
 
 matched as (
@@ -79,6 +91,7 @@ final as (
         m.period_end,
         m.deadline_date,
         m.deadline_from_calendar,
+        m.deadline_region_code,
         m.filed_date,
         m.tax_payable,
         cast(extract(year from m.deadline_date) as integer) as evaluation_year,
@@ -86,7 +99,8 @@ final as (
         case
             when m.is_filed and m.filed_date <= m.deadline_date then 'on_time'
             when m.is_filed then 'late'
-            when m.deadline_date < {{ as_of_date() }} then 'overdue'
+            -- The run closes the business day: unfiled on the deadline itself is already overdue.
+            when m.deadline_date <= {{ as_of_date() }} then 'overdue'
             when m.deadline_date - {{ as_of_date() }} <= {{ warning_horizon_days() }} then 'due_soon'
             else 'not_yet_due'
         end as filing_status,

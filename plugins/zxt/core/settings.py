@@ -271,14 +271,36 @@ class SmsSettings:
     sign_name: str = field(default_factory=lambda: _env("ZXT_SMS_SIGN_NAME", "广水市税务局"))
     timeout_s: float = field(default_factory=lambda: _env_float("ZXT_SMS_TIMEOUT_S", 10.0))
     max_per_number_per_day: int = field(default_factory=lambda: _env_int("ZXT_SMS_MAX_PER_NUMBER_DAY", 3))
+    # Messages per second across every relay worker (below the provider's frequency limit).
+    max_per_second: int = field(default_factory=lambda: _env_int("ZXT_SMS_MAX_PER_SECOND", 2000))
 
 
 @dataclass(frozen=True)
 class DeliverySettings:
-    """When taxpayers may be messaged (Asia/Shanghai hours)."""
+    """When taxpayers may be messaged (Asia/Shanghai hours) and how the relay retries and leases.
+    Channels may set their own per-recipient and per-second limits (e.g. ``SmsSettings``)."""
 
     send_window_start_hour: int = 8
     send_window_end_hour: int = 21
+    # Attempts that reached the provider (answered "try again") before a reminder is dead.
+    max_attempts: int = field(default_factory=lambda: _env_int("ZXT_DELIVERY_MAX_ATTEMPTS", 5))
+    # A worker's claim on outbox rows; rows of a worker that died return (or, if their request may
+    # have left, become unknown) when it expires. Longer than one request's timeout.
+    lease_s: float = field(default_factory=lambda: _env_float("ZXT_DELIVERY_LEASE_S", 120.0))
+    # Rows one worker claims at a time.
+    claim_size: int = field(default_factory=lambda: _env_int("ZXT_DELIVERY_CLAIM_SIZE", 1000))
+    # Circuit breaker: after this many requests in a row that never reached a provider, pause the
+    # channel for breaker_pause_s (doubling, up to breaker_max_pause_s) and then try one request.
+    breaker_threshold: int = field(default_factory=lambda: _env_int("ZXT_DELIVERY_BREAKER_THRESHOLD", 3))
+    breaker_pause_s: float = field(default_factory=lambda: _env_float("ZXT_DELIVERY_BREAKER_PAUSE_S", 60.0))
+    breaker_max_pause_s: float = field(
+        default_factory=lambda: _env_float("ZXT_DELIVERY_BREAKER_MAX_PAUSE_S", 900.0)
+    )
+    # Defaults for channels without their own limits.
+    max_per_recipient_per_day: int = field(
+        default_factory=lambda: _env_int("ZXT_DELIVERY_MAX_PER_RECIPIENT_DAY", 3)
+    )
+    max_per_second: int = field(default_factory=lambda: _env_int("ZXT_DELIVERY_MAX_PER_SECOND", 1000))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from zxt.core.settings import BUREAU_TZ, PROJECT_ROOT, Settings, get_settings
-from zxt.delivery.channels import tencent_sms as tencent
+from zxt.delivery.channels import registry
+from zxt.delivery.channels.base import Channel, Message, Outcome
 from zxt.warehouse import migrate
 from zxt.warehouse import server as warehouse
 
@@ -69,24 +70,24 @@ CLAIM_SQL = """
 update delivery.outbox o set status = 'sending', attempts = attempts + 1, updated_at = now()
 where o.outbox_id in (
     select outbox_id from delivery.outbox
-    where status = 'queued' and channel = 'sms'
+    where status = 'queued'
       and valid_from <= :now and valid_until > :now
       and (next_attempt_at is null or next_attempt_at <= :now)
     order by valid_until, outbox_id
     for update skip locked
     limit :limit
 )
-returning o.outbox_id, o.recipient, o.provider_template_id, o.template_code, o.template_params, o.attempts,
+returning o.outbox_id, o.channel, o.idempotency_key, o.recipient, o.provider_template_id, o.template_code, o.template_params, o.attempts,
           o.as_of_date, o.uscc, o.reminder_type, o.subject
 """
 
 # Opt-outs known now, whatever date the reminder was staged for.
 OPTED_OUT_SQL = """
-select 1 from delivery.suppression where channel = 'sms' and recipient = :m
+select 1 from delivery.suppression where channel = :ch and recipient = :m
 union all
 select 1 from (
     select event_type from raw.contact__consents
-    where contact_mobile = :m and channel = 'sms'
+    where contact_mobile = :m and channel = :ch
     order by event_date desc, event_id desc limit 1
 ) latest where event_type = 'opt_out'
 """
@@ -104,7 +105,7 @@ where p.as_of_date = (select max(as_of_date) from ops.publish_log)
 
 SENT_TODAY_SQL = """
 select count(*) from delivery.outbox
-where recipient = :m and channel = 'sms' and status in ('submitted', 'delivered', 'unknown')
+where recipient = :m and channel = :ch and status in ('submitted', 'delivered', 'unknown')
   and (submitted_at at time zone 'Asia/Shanghai')::date = (:now at time zone 'Asia/Shanghai')::date
 """
 
@@ -112,7 +113,7 @@ where recipient = :m and channel = 'sms' and status in ('submitted', 'delivered'
 def run_relay(
     now: datetime | None = None,
     settings: Settings | None = None,
-    client: tencent.TencentSmsClient | None = None,
+    channels: dict[str, Channel] | None = None,
     limit: int = 5000,
 ) -> RelayStats:
     settings = settings or get_settings()
@@ -146,7 +147,7 @@ def run_relay(
             settings.delivery.send_window_end_hour,
         )
         return stats
-    client = client or tencent.TencentSmsClient(settings)
+    channels = channels if channels is not None else {}
     with engine.connect() as conn:
         if conn.execute(sa.text("select to_regclass('rules.message_templates')")).scalar() is None:
             log.info("relay: no message templates yet (no nightly run has built the rules); nothing to send")
@@ -168,7 +169,7 @@ def run_relay(
         if not batch:
             break
         stats.claimed += len(batch)
-        paused = _send_batch(engine, client, batch, templates, now, settings, stats)
+        paused = _send_batch(engine, channels, batch, templates, now, settings, stats)
     log.info(
         "relay at %s: claimed %d, expired %d, outcomes %s",
         now,
@@ -181,7 +182,7 @@ def run_relay(
 
 def _send_batch(
     engine: sa.Engine,
-    client: tencent.TencentSmsClient,
+    channels: dict[str, Channel],
     batch: list[sa.RowMapping],
     templates: dict[str, str],
     now: datetime,
@@ -196,23 +197,26 @@ def _send_batch(
             )
             stats.outcomes["requeued_paused"] += 1
             continue
-        outcome = _send_one(engine, client, row, templates, now, settings)
+        channel = channels.get(row["channel"]) or channels.setdefault(
+            row["channel"], registry.get(row["channel"], settings)
+        )
+        outcome = _send_one(engine, channel, row, templates, now, settings)
         stats.outcomes[outcome] += 1
-        paused = outcome == tencent.PAUSE_CHANNEL
+        paused = outcome == Outcome.PAUSE
     return paused
 
 
 def _send_one(
     engine: sa.Engine,
-    client: tencent.TencentSmsClient,
+    channel: Channel,
     row: sa.RowMapping,
     templates: dict[str, str],
     now: datetime,
     settings: Settings,
 ) -> str:
-    mobile, params = row["recipient"], [str(p) for p in row["template_params"]]
+    mobile, params = row["recipient"], channel.sanitise(row["template_params"])
     with engine.connect() as conn:
-        if conn.execute(sa.text(OPTED_OUT_SQL), {"m": mobile}).first():
+        if conn.execute(sa.text(OPTED_OUT_SQL), {"m": mobile, "ch": channel.name}).first():
             _finish(engine, row, "suppressed", "ZXT.OptedOut", "opted out before sending")
             return "suppressed"
         closed = {
@@ -233,8 +237,8 @@ def _send_one(
             )
             return "closed"
         if (
-            conn.execute(sa.text(SENT_TODAY_SQL), {"m": mobile, "now": now}).scalar()
-            >= settings.sms.max_per_number_per_day
+            conn.execute(sa.text(SENT_TODAY_SQL), {"m": mobile, "now": now, "ch": channel.name}).scalar()
+            >= channel.max_per_recipient_per_day
         ):
             _finish(
                 engine,
@@ -247,22 +251,22 @@ def _send_one(
             )
             return "capped"
     # The template's own wording is checked: a taxpayer's name may legitimately contain 银行 or 贷.
-    if any(word in templates.get(row["template_code"], "") for word in forbidden_words("sms")):
+    if any(word in templates.get(row["template_code"], "") for word in forbidden_words(channel.name)):
         _finish(engine, row, "failed", "ZXT.ForbiddenWording", "SMS text mentions finance wording")
         return "forbidden"
 
-    result = client.send([mobile], row["provider_template_id"], params, session_context=str(row["outbox_id"]))
-    number = result.per_number[0]
+    message = Message(row["outbox_id"], mobile, row["provider_template_id"], params, row["idempotency_key"])
+    number = channel.send_batch([message])[0]
     outcome = number.outcome
     status, next_at = _next_state(outcome, number.code, row["attempts"], now, settings)
-    if outcome == tencent.SUPPRESS:
+    if outcome == Outcome.SUPPRESS:
         with engine.begin() as conn:
             conn.execute(
                 sa.text(
-                    "insert into delivery.suppression (channel, recipient, reason) values ('sms', :m, :r) "
+                    "insert into delivery.suppression (channel, recipient, reason) values (:ch, :m, :r) "
                     "on conflict do nothing"
                 ),
-                {"m": mobile, "r": number.code},
+                {"ch": channel.name, "m": mobile, "r": number.code},
             )
     _finish(
         engine,
@@ -271,8 +275,8 @@ def _send_one(
         number.code,
         None if status == "submitted" else number.message,
         next_at=next_at,
-        provider_id=number.serial_no if status == "submitted" else None,
-        request_id=result.request_id,
+        provider_id=number.provider_id if status == "submitted" else None,
+        request_id=number.request_id,
         at=now,
     )
     return "dead" if status == "dead" else outcome
@@ -282,20 +286,20 @@ def _next_state(
     outcome: str, code: str, attempts: int, now: datetime, settings: Settings
 ) -> tuple[str, datetime | None]:
     """The outbox status (and when to try again) for one send outcome."""
-    if outcome == tencent.SUBMITTED:
+    if outcome == Outcome.SUBMITTED:
         return "submitted", None
-    if outcome == tencent.SUPPRESS:
+    if outcome == Outcome.SUPPRESS:
         return "suppressed", None
-    if outcome == tencent.RESCHEDULE:
+    if outcome == Outcome.RESCHEDULE:
         # A daily limit waits for the next send window; shorter limits for an hour.
         return "queued", _next_window_start(now, settings) if code.endswith(
             "DailyLimit"
         ) else now + timedelta(hours=1)
-    if outcome == tencent.PAUSE_CHANNEL:
+    if outcome == Outcome.PAUSE:
         return "queued", _next_window_start(now, settings)
-    if outcome == tencent.RETRY:
+    if outcome in (Outcome.RETRY, Outcome.NOT_SENT):
         return ("dead", None) if attempts >= MAX_ATTEMPTS else ("queued", now + _backoff(attempts))
-    if outcome == tencent.UNKNOWN:
+    if outcome == Outcome.UNKNOWN:
         return "unknown", None
     return "failed", None
 

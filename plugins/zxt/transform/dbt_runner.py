@@ -24,7 +24,8 @@ def invoke(args: list[str], as_of: date | None = None, settings: Settings | None
     if as_of is not None:
         full += [
             "--vars",
-            f"{{as_of_date: '{as_of.isoformat()}', warning_horizon_days: {settings.pipeline.warning_horizon_days}}}",
+            f"{{as_of_date: '{as_of.isoformat()}', warning_horizon_days: {settings.pipeline.warning_horizon_days}, "
+            f"reminder_max_days_late: {settings.pipeline.reminder_max_days_late}}}",
         ]
     result = dbtRunner().invoke(full)
     if not result.success:

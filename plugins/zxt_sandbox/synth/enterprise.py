@@ -260,6 +260,14 @@ def _obligations(county: _County, e: _Enterprise, rng: random.Random, general: b
             add("VAT", "quarter", vat_from, None, e.confirmed, None)
     if e.entity_type == "company":
         add("CIT", "quarter", vat_from, None, e.confirmed, None)
+    # Employers withhold their staff's individual income tax monthly (indicator 010102, counted
+    # apart from the tax returns of 010101). Own generator, so the draws above stay as they were.
+    wh = random.Random(f"{county.seed}:{e.idx}:withholding")
+    p_wh = {"company": 0.85, "branch": 0.9, "partnership": 0.5, "sole_proprietorship": 0.4}.get(
+        e.entity_type, 0.0
+    )
+    if wh.random() < p_wh:
+        add("IIT_WH", "month", vat_from, None, e.confirmed, None)
 
 
 def _first_declaration_guess(county: _County, e: _Enterprise, rng: random.Random) -> date:
@@ -342,6 +350,8 @@ def _filings(county: _County, e: _Enterprise) -> None:
                     payable = 0.0 if rng.random() < 0.07 else amount * rate * rng.uniform(0.08, 0.35)
                 else:  # small-scale: 1 % levy, exempt up to 300,000 yuan a quarter
                     payable = 0.0 if amount <= 300_000 else amount * 0.01
+            elif ob.tax_type == "IIT_WH":  # withheld on wages: a few per mille of sales, often nil
+                payable = 0.0 if rng.random() < 0.4 else amount * rng.uniform(0.002, 0.01)
             else:  # CIT quarterly prepayment on profit; farming is exempt
                 profit = amount * rng.uniform(-0.04, 0.12)
                 payable = 0.0 if e.industry in _AGRI else max(0.0, profit) * (0.05 if small_profit else 0.25)

@@ -88,6 +88,19 @@ last_tax as (
     order by uscc asc, tax_type asc, period_start desc
 ),
 
+-- When the repair clock starts is a rule parameter (rule_parameters.csv): at the failure (the
+-- deadline passing) or when the failure enters the credit record, estimated as the deadline plus
+-- record_lag_days until a recorded deduction says otherwise.
+clock as (
+    select
+        rule_version,
+        max(case when parameter = 'repair_clock_start' then value end) as clock_start,
+        coalesce(max(case when parameter = 'record_lag_days' then cast(value as integer) end), 0)
+            as record_lag_days
+    from {{ ref('rule_parameters') }}
+    group by rule_version
+),
+
 -- Each ladder tier's last correction date for each overdue return.
 tiers as (
     select
@@ -101,33 +114,45 @@ tiers as (
             else l.points
         end as tier_points,
         case l.window_kind
-            when 'days' then w.deadline_date + l.window_days
+            when 'days'
+                then
+                    w.deadline_date
+                    + case when ck.clock_start = 'record_date' then ck.record_lag_days else 0 end
+                    + l.window_days
             when 'same_year' then cast(date_trunc('year', w.deadline_date) + interval '1 year - 1 day' as date)
             when 'next_year' then cast(date_trunc('year', w.deadline_date) + interval '2 years - 1 day' as date)
         end as tier_until
     from warnings as w
     inner join ladder as l on w.rule_version = l.rule_version and w.indicator_code = l.indicator_code
+    left join clock as ck on w.rule_version = ck.rule_version
     left join last_tax as lt on w.uscc = lt.uscc and w.tax_type = lt.tax_type
     where w.filing_status = 'overdue'
 ),
 
--- Correcting is possible from the day after as_of_date at the earliest.
-reachable_tiers as (
-    select t.*
+-- Correcting is possible from the day after as_of_date at the earliest. A tier is worth quoting
+-- only if no tier open at least as long restores as many points: with those dominated tiers gone,
+-- the ones left restore strictly less the later they end. One sort per return (a window), not a
+-- self anti-join, so the step stays linear in the number of returns.
+open_tiers as (
+    select
+        t.*,
+        max(t.tier_points) over (
+            partition by t.uscc, t.tax_type, t.period_start
+            order by coalesce(t.tier_until, date 'infinity') desc, t.tier_points desc, t.tier asc
+            rows between unbounded preceding and 1 preceding
+        ) as best_points_open_longer
     from tiers as t
-    where
-        (t.tier_until is null or t.tier_until >= {{ as_of_date() }} + 1)
-        -- A lower tier that ends before a better one is never the best choice (2014 ladder in December).
-        and not exists (
-            select 1 from tiers as better
-            where
-                better.uscc = t.uscc and better.tax_type = t.tax_type and better.period_start = t.period_start
-                and better.tier < t.tier
-                and t.tier_until is not null
-                and (better.tier_until is null or better.tier_until >= t.tier_until)
-        )
+    where t.tier_until is null or t.tier_until >= {{ as_of_date() }} + 1
 ),
 
+reachable_tiers as (
+    select *
+    from open_tiers
+    where best_points_open_longer is null or best_points_open_longer < tier_points
+),
+
+-- The most points still restorable, and the last date that restores them (two tiers restoring the
+-- same points: the later date is quoted, the earlier one is dominated above).
 best_tier as (
     select distinct on (uscc, tax_type, period_start)
         uscc,
@@ -136,7 +161,7 @@ best_tier as (
         tier_points,
         tier_until
     from reachable_tiers
-    order by uscc, tax_type, period_start, tier
+    order by uscc asc, tax_type asc, period_start asc, tier_points desc, coalesce(tier_until, date 'infinity') desc
 ),
 
 ladder_note as (
@@ -146,7 +171,7 @@ ladder_note as (
         period_start,
         string_agg(
             coalesce(to_char(tier_until, 'YYYY-MM-DD') || '前', '此后') || '补报可修复' || tier_points || '分',
-            '；' order by tier
+            '；' order by coalesce(tier_until, date 'infinity')
         ) as repair_ladder_note
     from reachable_tiers
     group by uscc, tax_type, period_start

@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='table',
+        post_hook='analyze {{ this }}',
+        indexes=[{'columns': ['uscc', 'tax_type', 'period_start']}],
+    )
+}}
+-- A table, not a view: every model and test that reads filings would otherwise re-sort all of
+-- them to pick each return's first filing.
 with
 
 source as (

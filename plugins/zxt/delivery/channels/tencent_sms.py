@@ -2,7 +2,8 @@
 
 One call sends one template to at most 200 numbers and returns one outcome per number. The client
 never resends on its own: once a request may have left, only delivery receipts can say whether a
-text went out, and resending could text a taxpayer twice.
+text went out, and resending could text a taxpayer twice. ``TencentSmsChannel`` is the ``sms``
+channel of the relay (``channels.base``): Tencent's codes are classified here and nowhere else.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +24,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from zxt.core.identifiers import is_mobile
 from zxt.core.settings import Settings, get_settings
 from zxt.delivery.channels import tc3
+from zxt.delivery.channels.base import Channel, Message, MessageResult, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +34,15 @@ SERVICE = "sms"
 MAX_NUMBERS_PER_CALL = 200
 MAX_SESSION_CONTEXT_BYTES = 512
 
-# Outcomes: what the outbox should do next with a number.
-SUBMITTED = "submitted"  # accepted by Tencent; the receipt tells delivered / failed
-SUPPRESS = "suppress"  # the person opted out: never text this number again
-RESCHEDULE = "reschedule"  # a per-number limit: try again after its window
-PAUSE_CHANNEL = "pause_channel"  # an app-level quota: stop all SMS until it resets
-RETRY = "retry"  # transient and certainly not sent: back off and retry
-PERMANENT = "permanent"  # will never succeed as is: fall back to another channel
-UNKNOWN = "unknown"  # may or may not have been sent: reconcile from receipts, never resend
+# Outcomes (channels.base.Outcome) under the names this module has always used.
+SUBMITTED = Outcome.SUBMITTED
+SUPPRESS = Outcome.SUPPRESS
+RESCHEDULE = Outcome.RESCHEDULE
+PAUSE_CHANNEL = Outcome.PAUSE
+RETRY = Outcome.RETRY
+NOT_SENT = Outcome.NOT_SENT
+PERMANENT = Outcome.FAILED
+UNKNOWN = Outcome.UNKNOWN
 
 # Synthetic codes for failures that never got a Tencent code.
 CONNECT_ERROR = "Network.ConnectError"
@@ -73,7 +77,7 @@ _PAUSE_CODES = frozenset(
 )
 
 
-def classify(code: str) -> str:
+def classify(code: str) -> Outcome:
     """Map a Tencent (or synthetic ``HTTP.<status>`` / ``Network.*``) code to an outcome."""
     if code == "Ok":
         return SUBMITTED
@@ -88,7 +92,10 @@ def classify(code: str) -> str:
     # A gateway/proxy timeout (502/504) may have passed the request on: the text may be out.
     if code in ("HTTP.502", "HTTP.504"):
         return UNKNOWN
-    if re.fullmatch(r"HTTP\.5\d\d", code) or code == CONNECT_ERROR:
+    # Nothing left this machine: retrying costs no attempt, repeated failures pause the channel.
+    if code == CONNECT_ERROR:
+        return NOT_SENT
+    if re.fullmatch(r"HTTP\.5\d\d", code):
         return RETRY
     if code in (READ_TIMEOUT, BROKEN_RESPONSE, MISSING_STATUS):
         return UNKNOWN
@@ -116,7 +123,7 @@ class NumberResult:
     code: str
     message: str
     serial_no: str | None
-    outcome: str
+    outcome: Outcome
 
 
 @dataclass(frozen=True)
@@ -282,3 +289,47 @@ def _log_result(template_id: str, result: SendResult) -> None:
         result.error_code,
         dict(codes),
     )
+
+
+class TencentSmsChannel(Channel):
+    """The ``sms`` channel: one ``SendSms`` call per batch of ≤ 200 numbers sharing a template and
+    its parameters (Tencent's own rule); every number's status is classified on its own."""
+
+    name = "sms"
+    max_batch = MAX_NUMBERS_PER_CALL
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.client = TencentSmsClient(settings)
+
+    @property
+    def max_per_recipient_per_day(self) -> int:
+        return self.settings.sms.max_per_number_per_day
+
+    @property
+    def max_per_second(self) -> int:
+        return self.settings.sms.max_per_second
+
+    def send_batch(self, messages: Sequence[Message]) -> list[MessageResult]:
+        if not messages:
+            return []
+        first = messages[0]
+        if any(m.template_id != first.template_id or m.params != first.params for m in messages):
+            raise ValueError("one SendSms call carries one template with one parameter set")
+        # Echoed back with every status; receipts are matched on SerialNo, this is for people.
+        context = f"zxt:{first.outbox_id}" + (f"+{len(messages) - 1}" if len(messages) > 1 else "")
+        result = self.client.send(
+            [m.recipient for m in messages], first.template_id, list(first.params), session_context=context
+        )
+        by_phone = {r.phone: r for r in result.per_number}
+        return [
+            MessageResult(
+                outbox_id=m.outbox_id,
+                outcome=by_phone[m.recipient].outcome,
+                code=by_phone[m.recipient].code,
+                message=by_phone[m.recipient].message,
+                provider_id=by_phone[m.recipient].serial_no,
+                request_id=result.request_id,
+            )
+            for m in messages
+        ]

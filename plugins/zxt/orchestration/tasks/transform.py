@@ -21,6 +21,7 @@ def dbt_group(group_id: str = "dbt") -> DbtTaskGroup:
             dbt_vars={
                 "as_of_date": "{{ ds }}",
                 "warning_horizon_days": str(settings.pipeline.warning_horizon_days),
+                "reminder_max_days_late": str(settings.pipeline.reminder_max_days_late),
             },
         ),
         profile_config=ProfileConfig(
