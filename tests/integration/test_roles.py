@@ -137,8 +137,11 @@ def test_transformer_builds_from_raw_but_cannot_read_delivery_or_write_raw(publi
     allowed(transformer, "create table marts.tmp_build as select 1 as x")
     allowed(transformer, "delete from ops.publish_marts where as_of_date = :d", d=D)
     denied(transformer, "select recipient from delivery.outbox")
-    denied(transformer, "select recipient from delivery.suppression")
+    denied(transformer, "select * from delivery.send_attempts")
     denied(transformer, "select * from delivery.bank_ledger")
+    # The one exception: the reminder decision (dbt) leaves opted-out recipients out, read-only.
+    allowed(transformer, "select recipient from delivery.suppression")
+    denied(transformer, "delete from delivery.suppression")
     denied(transformer, "insert into raw.tax__taxpayers (uscc) values ('x')")
     denied(transformer, "delete from raw.rejects")
     denied(transformer, "delete from ops.load_batches")

@@ -5,7 +5,8 @@ Group roles (NOLOGIN; logins are members, or a session sets the role at connecti
 ==================  ========================================================================
 zxt_loader          ingest and the source gate: writes ``raw`` and ``ops``; reads nothing derived
 zxt_transformer     dbt, mart gates, publish: reads ``raw``, owns ``stg``/``int``/``rules``/``marts``,
-                    writes gate results and publications; no access to ``delivery``
+                    writes gate results and publications; of ``delivery`` reads only the
+                    suppression list (the reminder decision leaves opted-out recipients out)
 zxt_delivery        reminders, relay, bank drops: the only pipeline role that reads unmasked
                     contacts in the marts and ``delivery`` and writes the outbox and ledgers;
                     reads ``raw`` (consents, authorisations) and ``rules``, writes no raw data
@@ -38,6 +39,10 @@ GROUPS = (ADMIN, LOADER, TRANSFORMER, DELIVERY, OFFICER, OFFICER_VIEWS)
 PIPELINE = (LOADER, TRANSFORMER, DELIVERY)
 
 DERIVED_SCHEMAS = ("stg", "int", "rules", "marts")  # dbt's, owned by zxt_transformer
+# delivery.* is the delivery role's, with one exception: dbt decides the reminders
+# (marts.reminder_candidates) and must leave out opted-out recipients. The outbox, send attempts,
+# receipts and ledgers stay closed to the transformer.
+DELIVERY_READ_BY_TRANSFORMER = ("suppression",)
 WRITE = "select, insert, update, delete"
 
 # ops is the pipeline's bookkeeping: every pipeline role reads it and, for tables not listed here,
@@ -174,8 +179,9 @@ def _grants_sql(database: str) -> str:
         f"alter default privileges in schema ops grant {WRITE} on tables to {pipeline};",
         f"alter default privileges in schema ops grant usage, select on sequences to {pipeline};",
         # delivery: contacts, outbox, ledgers — the delivery role only.
-        f"revoke all on schema delivery from {LOADER}, {TRANSFORMER}, {OFFICER}, {OFFICER_VIEWS};",
-        f"grant usage on schema delivery to {DELIVERY}, {ADMIN};",
+        f"revoke all on schema delivery from {LOADER}, {OFFICER}, {OFFICER_VIEWS};",
+        f"revoke all on all tables in schema delivery from {LOADER}, {TRANSFORMER}, {OFFICER}, {OFFICER_VIEWS};",
+        f"grant usage on schema delivery to {DELIVERY}, {ADMIN}, {TRANSFORMER};",
         f"grant {WRITE} on all tables in schema delivery to {DELIVERY};",
         f"grant usage, select on all sequences in schema delivery to {DELIVERY};",
         f"alter default privileges in schema delivery grant {WRITE} on tables to {DELIVERY};",
@@ -211,6 +217,11 @@ def _grants_sql(database: str) -> str:
         "join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'marts' and c.relkind in ('r', 'p', 'm') "
         f"loop execute format('revoke all on %s from {OFFICER}', t); end loop; end $m$;"
     )
+    for table in DELIVERY_READ_BY_TRANSFORMER:
+        out.append(
+            f"do $t$ begin if to_regclass('delivery.{table}') is not null then "
+            f"execute 'grant select on delivery.{table} to {TRANSFORMER}'; end if; end $t$;"
+        )
     for table, grants in OPS_TABLES.items():
         out.append(
             f"do $t$ begin if to_regclass('ops.{table}') is not null then "
