@@ -15,6 +15,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag
 
+from zxt.core.settings import get_settings
+from zxt.orchestration import callbacks, task_docs
 from zxt.orchestration.tasks import delivery
 
 
@@ -24,7 +26,13 @@ from zxt.orchestration.tasks import delivery
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "zxt-data", "retries": 1, "retry_delay": timedelta(minutes=2)},
+    default_args={
+        "owner": "zxt-data",
+        "retries": 1,
+        "retry_delay": timedelta(minutes=2),
+        "execution_timeout": timedelta(minutes=14),  # done before the next 15-minute run
+        "on_failure_callback": callbacks.task_failed,
+    },
     tags=["zxt", "delivery", "sms"],
     doc_md=__doc__,
 )
@@ -32,4 +40,4 @@ def zxt_outreach_relay():
     delivery.relay()
 
 
-zxt_outreach_relay()
+task_docs.document(zxt_outreach_relay(), get_settings().paths.dbt_manifest)

@@ -21,6 +21,7 @@ os.environ.setdefault("ZXT_EMBEDDED_PG_PORT", "54339")
 os.environ["ZXT_MODE"] = "test"  # simulator secrets; never a production environment
 os.environ["AIRFLOW_HOME"] = str(TEST_HOME / "airflow")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")  # our timetable and run notes
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] = "False"
 os.environ["GX_ANALYTICS_ENABLED"] = "false"

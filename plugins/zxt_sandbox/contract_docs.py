@@ -82,9 +82,13 @@ ENCODINGS: tuple[tuple[str, str], ...] = (
 LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_batch_id", "the load batch (`ops.load_batches.batch_id`)"),
     ("_source_file", "the file, relative to the landing root"),
-    ("_row_number", "line number in the file (the header is line 1)"),
+    (
+        "_row_number",
+        "record number in the file (the header is 1; the line number unless a quoted cell spans lines)",
+    ),
     ("_drop_date", "the drop's business date (its folder name)"),
     ("_loaded_at", "when the row was loaded"),
+    ("_extra", "columns the sender added that the contract does not know (JSON), kept and reported"),
 )
 
 

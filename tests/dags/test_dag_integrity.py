@@ -43,8 +43,13 @@ def dagbag():
     saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
     for obj, name, guard in patches:
         setattr(obj, name, guard)
+    import os
+
+    before = dict(os.environ)
     try:
-        return DagBag(dag_folder=str(DAGS))
+        bag = DagBag(dag_folder=str(DAGS))
+        bag.env_changed = {k for k in os.environ if os.environ[k] != before.get(k)}
+        return bag
     finally:
         for obj, name, real in saved:
             setattr(obj, name, real)
@@ -70,7 +75,7 @@ def test_dag_conventions(dagbag, dag_id):
 
 def test_nightly_order_gates_delivery(dagbag):
     dag = dagbag.dags["zxt_nightly"]
-    assert dag.schedule == "30 1 * * *" or "30 1 * * *" in str(dag.timetable.summary)
+    assert "30 1 * * *" in _serialized(dag).timetable.summary
     publish = dag.get_task("publish")
     assert {t.task_id for t in publish.downstream_list} == {"stage_reminders", "bank_drop"}
     assert "mart_gate" in publish.upstream_task_ids
@@ -86,6 +91,86 @@ def test_nightly_order_gates_delivery(dagbag):
     assert publish.trigger_rule == "none_failed"
     for task_id in ("gated_marts", "mart_gate", "stage_reminders", "bank_drop"):
         assert dag.get_task(task_id).trigger_rule == "all_success", task_id
+    # The dbt build runs inside the build lease, released however the build ends.
+    first_models = [t for t in dbt_tasks if "acquire_build_lease" in t.upstream_task_ids]
+    assert first_models and all(t.task_id.startswith("dbt.") for t in first_models)
+    release = dag.get_task("release_build_lease")
+    assert release.trigger_rule == "all_done" and all(u.startswith("dbt.") for u in release.upstream_task_ids)
+
+
+def _serialized(dag):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    return DagSerialization.from_dict(DagSerialization.to_dict(dag))
+
+
+@pytest.mark.parametrize("ui_timezone", ["UTC", "Asia/Shanghai", "Europe/Berlin"])
+def test_dates_picked_in_the_backfill_dialog_are_the_business_dates_built(dagbag, ui_timezone):
+    """The dialog sends [first day 00:00, last day 23:59:59.999] in the UI's timezone; Airflow's backfill
+    turns that range into runs with the timetable (iter_dagrun_infos_between). Each run's business
+    date must be one of the dates picked, all of them, whatever timezone the UI shows."""
+    from datetime import date, datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from zxt.orchestration.tasks.context import business_date_of
+
+    dag = _serialized(dagbag.dags["zxt_nightly"])
+    tz = ZoneInfo(ui_timezone)
+    first, last = date(2026, 11, 9), date(2026, 11, 11)
+    lo = datetime.combine(first, time(0), tz)
+    hi = datetime.combine(last, time(23, 59, 59, 999000), tz)
+    infos = list(dag.iter_dagrun_infos_between(lo, hi))
+    assert [business_date_of(i.logical_date) for i in infos] == [first, first + timedelta(1), last]
+    # The run starts at 01:30 in Guangshui the morning after its business date.
+    for info in infos:
+        run_after = info.run_after.astimezone(ZoneInfo("Asia/Shanghai"))
+        assert (run_after.date(), run_after.hour, run_after.minute) == (
+            business_date_of(info.logical_date) + timedelta(1),
+            1,
+            30,
+        )
+
+
+def test_backfill_cli_dates_are_the_business_dates_built(dagbag):
+    """`airflow backfill create --from-date 2026-11-09 --to-date 2026-11-11` (plain dates: 00:00 UTC)."""
+    from datetime import UTC, date, datetime
+
+    from zxt.orchestration.tasks.context import business_date_of
+
+    dag = _serialized(dagbag.dags["zxt_nightly"])
+    infos = dag.iter_dagrun_infos_between(
+        datetime(2026, 11, 9, tzinfo=UTC), datetime(2026, 11, 11, tzinfo=UTC)
+    )
+    assert [business_date_of(i.logical_date) for i in infos] == [date(2026, 11, d) for d in (9, 10, 11)]
+
+
+def test_no_secret_reaches_the_environment_at_parse_time(dagbag):
+    """The warehouse password is resolved inside tasks (dbt's on_execute_callback), never at parse time."""
+    from zxt.core.settings import get_settings
+
+    password = get_settings().warehouse.pg.password
+    import os
+
+    assert not [k for k in dagbag.env_changed if password in os.environ[k] or k.startswith("ZXT_PG_")]
+    dag = dagbag.dags["zxt_nightly"]
+    run_model = dag.get_task("dbt.credit_warning.run")
+    assert run_model.on_execute_callback, "dbt tasks resolve the warehouse connection when they run"
+    assert "password" not in str(getattr(run_model, "env", {}) or {}).lower()
+
+
+def test_every_task_has_a_doc_and_alerts_on_failure(dagbag):
+    for dag in dagbag.dags.values():
+        for t in dag.tasks:
+            doc = t.doc_md or t.doc or ""
+            assert len(doc.strip()) > 20, f"{dag.dag_id}.{t.task_id} has no doc"
+            assert t.on_failure_callback, f"{dag.dag_id}.{t.task_id} sends no alert when it fails"
+
+
+def test_the_night_has_a_deadline_alert(dagbag):
+    dag = dagbag.dags["zxt_nightly"]
+    (alert,) = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+    assert type(alert.reference).__name__ == "DagRunQueuedAtDeadline"
+    assert alert.callback.path.endswith("callbacks.deadline_missed")
 
 
 def test_a_backfill_run_is_recognised_as_one():

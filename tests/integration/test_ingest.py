@@ -83,7 +83,12 @@ def test_bad_rows_are_rejected_with_file_row_and_rule_while_the_rest_loads(landi
 def test_a_file_in_the_wrong_encoding_is_rejected_whole_with_the_reason(landing, engine):
     drop(landing, "tax/taxpayers", "2026-11-10", "taxpayers.csv", HEADER + row(GOOD), "utf-8")
     [result] = ingest("2026-11-10")
-    assert result["rows_loaded"] == 0 and result["rows_rejected"] == 2  # header line and the data line
+    assert (result["status"], result["rows_read"], result["rows_loaded"], result["rows_rejected"]) == (
+        "quarantined",
+        1,
+        0,
+        1,
+    )
     [(rule, reason)] = rows(engine, "select distinct rule, reason from raw.rejects")
     assert rule == "encoding" and "UTF-8" in reason and "GB18030" in reason
 
@@ -110,7 +115,7 @@ def test_a_missing_contract_column_rejects_every_row(landing, engine):
     )
     drop(landing, "contact/consents", "2026-11-10", "consents.csv", text, "utf-8")
     [result] = ingest("2026-11-10")
-    assert (result["rows_loaded"], result["rows_rejected"]) == (0, 1)
+    assert (result["status"], result["rows_loaded"], result["rows_rejected"]) == ("quarantined", 0, 1)
     [(rule, reason)] = rows(engine, "select rule, reason from raw.rejects")
     assert rule == "missing_column" and "channel" in reason
 
@@ -150,7 +155,8 @@ def test_every_contract_has_a_raw_table_with_lineage(engine, clean_warehouse):
             )
         }
         assert (
-            set(ds.column_names) | {"_batch_id", "_source_file", "_row_number", "_drop_date", "_loaded_at"}
+            set(ds.column_names)
+            | {"_batch_id", "_source_file", "_row_number", "_drop_date", "_loaded_at", "_extra"}
             == cols
         )
 

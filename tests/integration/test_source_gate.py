@@ -78,6 +78,7 @@ def test_good_drops_pass_and_every_check_is_recorded(county, engine):
         "arrival": "ok",
         "rejected_share": "ok",
         "volume": "ok",
+        "quarantine": "ok",
     }
     assert report["datasets"]["tax/taxpayers"]["read_by"] == ["bank_referral", "credit_warning"]
     ok, severity, observed = _recorded(engine, "tax/taxpayers: volume")
@@ -152,3 +153,28 @@ def test_a_legitimately_empty_snapshot_passes_an_empty_registry_does_not(county,
     _rewrite(_file(county, "tax/taxpayers"), lambda rows: [])
     with pytest.raises(GateFailed, match="tax/taxpayers: volume: the drop has no rows"):
         _check(engine)
+
+
+def test_a_quarantined_file_blocks_the_marts_that_read_it_with_the_reason(county, engine):
+    path = _file(county, "bank/authorisations")
+    path.write_bytes(path.read_bytes()[:-5])  # the last line lost its tail: the file is cut off
+    report = _check(engine)  # the night goes on: credit_warning still publishes
+    assert list(report["blocked_marts"]) == ["bank_referral"]
+    ok, severity, observed = _recorded(engine, "bank/authorisations: quarantine")
+    assert (ok, severity) == (False, "warning")  # the drop's only file: arrival is the error
+    assert "truncated" in observed["reason"] and path.name in observed["reason"]
+    ok, severity, _ = _recorded(engine, "bank/authorisations: arrival")
+    assert (ok, severity) == (False, "error")
+
+
+def test_a_date_folder_linked_out_of_the_landing_zone_is_refused_and_blocks(county, engine, tmp_path):
+    folder = county / "bank/authorisations" / D.isoformat()
+    outside = tmp_path / "elsewhere"
+    shutil.move(folder, outside)
+    folder.symlink_to(outside)
+    report = _check(engine)
+    assert list(report["blocked_marts"]) == ["bank_referral"]
+    _, severity, observed = _recorded(engine, "bank/authorisations: quarantine")
+    assert severity == "error" and "symlink" in observed["reason"]
+    _, _, arrival = _recorded(engine, "bank/authorisations: arrival")
+    assert "no file of the 2026-11-12 drop is loaded" in arrival["reason"]

@@ -1,7 +1,8 @@
 """All configuration in one typed place, read from ``ZXT_*`` environment variables, in sections.
 
 ``settings.paths`` (files), ``.warehouse``, ``.clock`` (the bureau's clock), ``.pipeline`` (nightly
-run), ``.quality`` (gates), ``.sms``, ``.delivery`` (send rules) and ``.bank`` (SFTP drops). Importing this module does
+run), ``.quality`` (gates), ``.sms``, ``.delivery`` (send rules) and ``.bank`` (SFTP drops), ``.airflow`` (the local
+Airflow of ``zxt airflow up``) and ``.alerts`` (failure alerts). Importing this module does
 no I/O, so DAG files may import it at parse time.
 
 ``ZXT_MODE`` is ``demo`` (the default of a checkout), ``test`` or ``production`` (what the image and
@@ -333,6 +334,48 @@ class BankSettings:
 
 
 @dataclass(frozen=True)
+class AirflowSettings:
+    """The local Airflow of ``zxt airflow up`` (api-server, scheduler, dag-processor, triggerer)."""
+
+    api_host: str = field(default_factory=lambda: _env("ZXT_AIRFLOW_HOST", "127.0.0.1"))
+    api_port: int = field(default_factory=lambda: _env_int("ZXT_AIRFLOW_PORT", 8080))
+    # Metadata database; empty means a database `airflow` on the embedded PostgreSQL.
+    metadata_url: str = field(default_factory=lambda: _env("ZXT_AIRFLOW_DB_URL", ""))
+    # Task slots of the LocalExecutor: 2 per core, at least 4 (a night maps ingest tasks in parallel).
+    parallelism: int = field(
+        default_factory=lambda: _env_int("ZXT_AIRFLOW_PARALLELISM", max(4, 2 * (os.cpu_count() or 2)))
+    )
+    # The login of the local UI (and of `zxt rerun` / `zxt airflow status`, which use the REST API).
+    username: str = field(default_factory=lambda: _env("ZXT_AIRFLOW_USER", "admin"))
+    # Demo/test only; production has no default (the compose stack passes AIRFLOW_ADMIN_PASSWORD).
+    password: str = field(default_factory=lambda: _secret("ZXT_AIRFLOW_PASSWORD", "zxt-admin"))
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where failures are reported: a WeCom (企业微信) group robot and e-mail. Empty: not sent."""
+
+    wecom_webhook_url: str = field(default_factory=lambda: _env("ZXT_ALERT_WECOM_URL", ""))
+    smtp_host: str = field(default_factory=lambda: _env("ZXT_ALERT_SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: _env_int("ZXT_ALERT_SMTP_PORT", 25))
+    mail_from: str = field(default_factory=lambda: _env("ZXT_ALERT_MAIL_FROM", "zxt-alerts@localhost"))
+    # Comma-separated recipients.
+    mail_to: str = field(default_factory=lambda: _env("ZXT_ALERT_MAIL_TO", "data-team@localhost"))
+    # The night must have finished (published and delivered) this many minutes after it was queued
+    # (01:30 + 270 min = 06:00 in Guangshui), or a deadline alert goes out.
+    publish_deadline_min: int = field(default_factory=lambda: _env_int("ZXT_PUBLISH_DEADLINE_MIN", 270))
+    timeout_s: float = field(default_factory=lambda: _env_float("ZXT_ALERT_TIMEOUT_S", 10.0))
+
+    @property
+    def recipients(self) -> list[str]:
+        return [a.strip() for a in self.mail_to.split(",") if a.strip()]
+
+
+@dataclass(frozen=True)
 class Settings:
     mode: str = field(default_factory=mode)
     paths: Paths = field(default_factory=Paths)
@@ -343,6 +386,8 @@ class Settings:
     sms: SmsSettings = field(default_factory=SmsSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     bank: BankSettings = field(default_factory=BankSettings)
+    airflow: AirflowSettings = field(default_factory=AirflowSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     def __post_init__(self) -> None:
         problems = self.problems()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -10,7 +12,27 @@ import yaml
 
 CONTRACTS_DIR = Path(__file__).with_name("landing")
 TYPES = {"text", "date", "int", "numeric", "bool", "uscc", "mobile", "enum"}
-ENCODINGS = {"utf-8", "gb18030"}
+# ``auto``: UTF-8 (with or without BOM) when the whole file is valid UTF-8, else GB18030 (GBK is a
+# subset); the decision is logged and stored with the load.
+ENCODINGS = {"utf-8", "gb18030", "auto"}
+# Longest accepted cell, in characters, unless a column sets ``max_length``: far above any real
+# name or address, far below what would bloat raw tables or choke a spreadsheet export.
+DEFAULT_MAX_LENGTH = 2000
+# Plausible business dates unless a column sets ``min``/``max``: nothing before the first
+# registrations of the PRC's tax system, nothing more than ten years after the drop (2099 and
+# 9999 are placeholders or typos, not dates).
+DEFAULT_DATE_MIN = "1949-10-01"
+DEFAULT_DATE_MAX = "drop+3660d"
+_RELATIVE = re.compile(r"^drop(?:([+-])(\d+)d)?$")
+
+
+def date_bound(spec: str, drop_date: date) -> date:
+    """A date bound: ``YYYY-MM-DD`` or relative to the drop's business date (``drop``, ``drop+30d``)."""
+    m = _RELATIVE.match(spec)
+    if not m:
+        return date.fromisoformat(spec)
+    days = int(m.group(2) or 0)
+    return drop_date + timedelta(days=-days if m.group(1) == "-" else days)
 
 
 @dataclass(frozen=True)
@@ -20,6 +42,10 @@ class Column:
     required: bool = False
     values: tuple[str, ...] = ()
     doc: str = ""
+    # Bounds: dates as ``YYYY-MM-DD`` or ``drop[+-Nd]``; int/numeric as numbers. None = default.
+    min: str | None = None
+    max: str | None = None
+    max_length: int = DEFAULT_MAX_LENGTH
 
 
 @dataclass(frozen=True)
@@ -30,6 +56,7 @@ class Dataset:
     encoding: str
     key: tuple[str, ...]
     columns: tuple[Column, ...]
+    expected_by: str | None = None  # HH:MM on the day after the business date; else expectations/sources.yml
 
     @property
     def system(self) -> str:
@@ -71,6 +98,9 @@ def _read(path: Path) -> list[Dataset]:
                 required=bool(c.get("required", False)),
                 values=tuple(c.get("values", ())),
                 doc=c.get("doc", ""),
+                min=None if c.get("min") is None else str(c["min"]),
+                max=None if c.get("max") is None else str(c["max"]),
+                max_length=int(c.get("max_length", DEFAULT_MAX_LENGTH)),
             )
             for c in spec["columns"]
         )
@@ -81,6 +111,7 @@ def _read(path: Path) -> list[Dataset]:
             encoding=spec["encoding"],
             key=tuple(spec["key"]),
             columns=cols,
+            expected_by=None if spec.get("expected_by") is None else str(spec["expected_by"]),
         )
         _check(ds, path)
         out.append(ds)
@@ -101,6 +132,23 @@ def _check(ds: Dataset, path: Path) -> None:
             raise ValueError(f"{where}: column {col.name} has unknown type {col.type!r}")
         if col.type == "enum" and not col.values:
             raise ValueError(f"{where}: enum column {col.name} lists no values")
+        for bound in (col.min, col.max):
+            if bound is None:
+                continue
+            if col.type == "date":
+                try:
+                    date_bound(bound, date(2000, 1, 1))
+                except ValueError:
+                    raise ValueError(
+                        f"{where}: column {col.name} bound {bound!r} is neither YYYY-MM-DD nor drop[+-Nd]"
+                    ) from None
+            elif col.type in {"int", "numeric"}:
+                try:
+                    float(bound)
+                except ValueError:
+                    raise ValueError(f"{where}: column {col.name} bound {bound!r} is not a number") from None
+            else:
+                raise ValueError(f"{where}: column {col.name} of type {col.type} cannot have min/max")
     for k in ds.key:
         if k not in names:
             raise ValueError(f"{where}: key column {k} is not a column")

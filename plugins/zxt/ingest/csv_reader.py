@@ -1,20 +1,40 @@
-"""Stream a CSV file into the temp table ``_in`` with COPY; unreadable lines go to ``_rejects``."""
+"""Stream a CSV file into the temp table ``_in``; rows that cannot be read go to ``_rejects``.
+
+Fast path: PostgreSQL's COPY parses and decodes the file. It is taken only when the pre-scan found
+nothing COPY would refuse or get wrong; if COPY still refuses the file, the careful path runs:
+records split on the bytes (``records``), each decoded and parsed on its own, so one bad row is one
+reject and never a crash, and quoted cells spanning lines stay whole. Either way every data record
+of the file is counted once: rows read = rows staged in ``_in`` + rows in ``_rejects``.
+"""
 
 from __future__ import annotations
 
 import csv
-import io
 import logging
-from collections.abc import Iterator
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
-from zxt.ingest.contracts import Dataset
+from zxt.ingest import records
+from zxt.ingest.prescan import FileFacts
+from zxt.ingest.refusal import FileRefused
 
 log = logging.getLogger(__name__)
 PG_ENCODING = {"utf-8": "UTF8", "gb18030": "GB18030"}
 CHUNK = 1 << 20
+RECORD_KEPT = 4000  # characters of a refused row kept in raw.rejects.record
+csv.field_size_limit(records.MAX_RECORD_BYTES)  # one record is bounded by the splitter anyway
+
+REJECTS_DDL = """create temp table _rejects (row_number integer, rule text, reason text, record text,
+  column_name text, raw_value text) on commit drop"""
+
+
+@dataclass
+class Staged:
+    rows_read: int
+    path_taken: str  # copy | careful
 
 
 def _decode(raw: bytes, encoding: str) -> str:
@@ -22,137 +42,149 @@ def _decode(raw: bytes, encoding: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _looks_utf8(sample: bytes) -> bool:
-    """Non-ASCII text that decodes as UTF-8 is almost never GB18030: catch mislabelled exports early,
-    since GB18030 would otherwise decode UTF-8 Chinese into plausible-looking garbage."""
-    if sample.isascii():
-        return False
-    try:
-        sample.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of the sample is still UTF-8.
-        return exc.start >= len(sample) - 3 and exc.reason == "unexpected end of data"
-    return True
+def shown(raw: bytes, encoding: str) -> str:
+    """A refused row as text for raw.rejects: undecodable bytes replaced, NULs made visible
+    (PostgreSQL text cannot hold them), cut to RECORD_KEPT characters."""
+    text = raw.decode(encoding, errors="replace").replace("\x00", "\\0")
+    return text if len(text) <= RECORD_KEPT else text[:RECORD_KEPT] + "…"
 
 
-def read_header(path: Path, ds: Dataset) -> tuple[list[str] | None, tuple[str, str] | None]:
-    """The header's column names, or (rule, reason) when the file cannot be read at all."""
-    with path.open("rb") as fh:
-        first = fh.readline()
-        sample = first + fh.read(CHUNK)
-    if ds.encoding == "gb18030" and _looks_utf8(sample):
-        return None, (
-            "encoding",
-            f"{path.name}: file is UTF-8 but the contract of {ds.name} says GB18030; re-export it as GB18030",
-        )
+def read_header(path: Path, encoding: str) -> list[str]:
+    """The header's column names; raises FileRefused when the file has no readable header."""
+    first = next(records.records(path, strict=False), None)
+    if first is None:
+        raise FileRefused("empty", f"{path.name}: empty file (0 bytes)")
     try:
-        line = _decode(first, ds.encoding).rstrip("\r\n")
+        line = _decode(first.raw, encoding)
     except UnicodeDecodeError:
-        return None, ("encoding", f"{path.name}: header is not valid {ds.encoding}")
-    header = next(csv.reader([line]), [])
-    header = [h.strip() for h in header]
-    if not header or not any(header):
-        return None, ("header", f"{path.name}: empty file or empty header")
+        raise FileRefused("encoding", f"{path.name}: header is not valid {encoding}") from None
+    if "\x00" in line:
+        raise FileRefused("nul", f"{path.name}: NUL byte in the header")
+    try:
+        header = [h.strip() for h in next(csv.reader([line]), [])]
+    except csv.Error as exc:
+        raise FileRefused("header", f"{path.name}: header is not CSV ({exc})") from None
+    if not any(header):
+        raise FileRefused("header", f"{path.name}: empty header")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        return None, ("header", f"{path.name}: duplicate header column(s) {dupes}")
-    return header, None
+        raise FileRefused("header", f"{path.name}: duplicate header column(s) {dupes}")
+    return header
 
 
-def _create_in_table(cur: psycopg.Cursor, header: list[str]) -> None:
-    cols = ", ".join(f"c{i} text" for i in range(len(header)))
+def drop_temp_tables(cur: psycopg.Cursor) -> None:
+    """The previous file's work tables: the files of a drop share one transaction."""
+    names = cur.execute(
+        "select string_agg(format('%I', relname), ', ') from pg_class "
+        "where relnamespace = pg_my_temp_schema() and relkind = 'r'"
+    ).fetchone()[0]
+    if names:
+        cur.execute(f"drop table {names}")
+
+
+def create_tables(cur: psycopg.Cursor, width: int) -> None:
+    cols = ", ".join(f"c{i} text" for i in range(width))
     cur.execute("drop table if exists _in")
-    # _row_number is the line number in the file: COPY inserts in file order, the header is line 1.
+    # _row_number is the record number in the file: COPY inserts in file order, the header is 1.
     cur.execute(
         f"create temp table _in (_row_number integer generated by default as identity (start 2), {cols}) "
         "on commit drop"
     )
     cur.execute("drop table if exists _rejects")
-    cur.execute(
-        "create temp table _rejects (row_number integer, rule text, reason text, record text) on commit drop"
-    )
+    cur.execute(REJECTS_DDL)
 
 
-def stage(cur: psycopg.Cursor, ds: Dataset, path: Path, header: list[str], problems: list[str]) -> bool:
-    """COPY the file into temp table ``_in``. Fast path: PostgreSQL decodes; on a broken file, a
-    line-by-line path keeps the good lines and sends undecodable or ragged lines to ``_rejects``."""
-    _create_in_table(cur, header)
+def stage(cur: psycopg.Cursor, path: Path, header: list[str], encoding: str, facts: FileFacts) -> Staged:
+    if not facts.terminated:
+        raise FileRefused(
+            "truncated",
+            f"{path.name}: the last line has no line ending; the file looks cut off, re-send it whole",
+        )
+    create_tables(cur, len(header))
     collist = ", ".join(f"c{i}" for i in range(len(header)))
-    cur.execute("savepoint fast_copy")
+    # COPY would refuse a NUL and cannot see a UTF-8 row in a GB18030 file (it decodes to mojibake).
+    careful = facts.nul or (encoding == "gb18030" and facts.utf8_cjk)
+    if not careful:
+        cur.execute("savepoint fast_copy")
+        try:
+            sql = f"copy _in ({collist}) from stdin (format csv, header true, encoding '{PG_ENCODING[encoding]}')"
+            with path.open("rb") as fh, cur.copy(sql) as copy:
+                while chunk := fh.read(CHUNK):
+                    copy.write(chunk)
+            n = cur.rowcount
+            cur.execute("release savepoint fast_copy")
+            return Staged(n, "copy")
+        except (psycopg.errors.DataError, psycopg.errors.BadCopyFileFormat) as exc:
+            cur.execute("rollback to savepoint fast_copy")
+            log.info("%s: COPY refused the file (%s); reading it row by row", path.name, type(exc).__name__)
+            create_tables(cur, len(header))
+    return Staged(_careful(cur, path, len(header), encoding, collist), "careful")
+
+
+def _careful(cur: psycopg.Cursor, path: Path, width: int, encoding: str, collist: str) -> int:
+    read = 0
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8", newline="") as spill:
+        out = csv.writer(spill, lineterminator="\n")
+        with cur.copy(f"copy _in (_row_number, {collist}) from stdin") as copy:
+            for rec in records.records(path):
+                if rec.number == 1:
+                    continue  # the header
+                read += 1
+                fields, problem = _parse(rec.raw, width, encoding)
+                if problem:
+                    out.writerow([rec.number, problem[0], problem[1], problem[2]])
+                else:
+                    copy.write_row((rec.number, *fields))
+        spill.seek(0)
+        with cur.copy("copy _rejects (row_number, rule, reason, record) from stdin (format csv)") as copy:
+            while chunk := spill.read(CHUNK):
+                copy.write(chunk.encode("utf-8"))
+    return read
+
+
+def _parse(raw: bytes, width: int, encoding: str) -> tuple[list[str], tuple[str, str, str] | None]:
+    if not raw.strip():
+        return [], ("blank", "blank line", "")
+    if b"\x00" in raw:
+        at = raw.index(b"\x00")
+        return [], ("nul", f"NUL byte at byte {at} of the row", shown(raw, encoding))
+    if encoding == "gb18030" and not raw.isascii():
+        try:
+            text = raw.decode("utf-8")
+            return [], (
+                "encoding",
+                "the row is UTF-8 in a GB18030 file (mojibake if loaded)",
+                text[:RECORD_KEPT],
+            )
+        except UnicodeDecodeError:
+            pass
     try:
-        sql = f"copy _in ({collist}) from stdin (format csv, header true, encoding '{PG_ENCODING[ds.encoding]}')"
-        with path.open("rb") as fh, cur.copy(sql) as copy:
-            while chunk := fh.read(CHUNK):
-                copy.write(chunk)
-        cur.execute("release savepoint fast_copy")
-        return True
-    except (
-        psycopg.errors.DataError,
-        psycopg.errors.BadCopyFileFormat,
-        psycopg.errors.CharacterNotInRepertoire,
-        psycopg.errors.UntranslatableCharacter,
-    ) as exc:
-        cur.execute("rollback to savepoint fast_copy")
-        log.info("%s: fast COPY refused (%s); loading line by line", path.name, str(exc).splitlines()[0])
-    _create_in_table(cur, header)
-    bad = 0
-    sql = f"copy _in (_row_number, {collist}) from stdin (format csv)"
-    rejects: list[tuple[int, str, str, str]] = []
-    with cur.copy(sql) as copy:
-        for lineno, fields, problem, record in _lines(path, ds, len(header)):
-            if problem:
-                bad += 1
-                rejects.append((lineno, problem[0], problem[1], record))
-                continue
-            buf = io.StringIO()
-            csv.writer(buf, lineterminator="\n").writerow([lineno, *fields])
-            copy.write(buf.getvalue().encode("utf-8"))
-    if rejects:
-        with cur.copy("copy _rejects (row_number, rule, reason, record) from stdin") as copy:
-            for row in rejects:
-                copy.write_row(row)
-        problems.append(f"{path.name}: {bad} line(s) unreadable (encoding or shape)")
-    return True
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return [], ("encoding", f"bytes at {exc.start} are not valid {encoding}", shown(raw, encoding))
+    try:
+        fields = next(csv.reader([text]), [])
+    except csv.Error as exc:
+        return [], ("shape", f"not a CSV row ({exc})", shown(raw, encoding))
+    if len(fields) != width:
+        return [], ("shape", f"{len(fields)} fields where the header has {width}", shown(raw, encoding))
+    return fields, None
 
 
-def _lines(
-    path: Path, ds: Dataset, width: int
-) -> Iterator[tuple[int, list[str], tuple[str, str] | None, str]]:
-    with path.open("rb") as fh:
-        fh.readline()  # header
-        for lineno, raw in enumerate(fh, start=2):
-            try:
-                text = raw.decode(ds.encoding).rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                yield (
-                    lineno,
-                    [],
-                    ("encoding", f"bytes at {exc.start} are not valid {ds.encoding}"),
-                    raw.decode(ds.encoding, errors="replace").rstrip("\r\n"),
-                )
-                continue
-            if not text:
-                continue
-            fields = next(csv.reader([text]), [])
-            if len(fields) != width:
-                yield lineno, [], ("shape", f"{len(fields)} fields where the header has {width}"), text
-                continue
-            yield lineno, fields, None, text
-
-
-def reject_unreadable(cur: psycopg.Cursor, ds: Dataset, path: Path, problem: tuple[str, str]) -> int:
-    """A file whose header cannot be read: every line is kept in rejects with the file-level reason."""
-    rule, reason = problem
+def stage_rejected_whole(
+    cur: psycopg.Cursor, path: Path, encoding: str, refusal: FileRefused, skip_header: bool = True
+) -> int:
+    """A quarantined file: each data record goes to ``_rejects`` with the file-level rule, so the
+    accounting holds (rows read = rows rejected) and nothing is lost. Returns rows read."""
     cur.execute("drop table if exists _rejects")
-    cur.execute(
-        "create temp table _rejects (row_number integer, rule text, reason text, record text) on commit drop"
-    )
+    cur.execute(REJECTS_DDL)
     n = 0
-    with (
-        path.open("rb") as fh,
-        cur.copy("copy _rejects (row_number, rule, reason, record) from stdin") as copy,
-    ):
-        for lineno, raw in enumerate(fh, start=1):
-            copy.write_row((lineno, rule, reason, raw.decode(ds.encoding, errors="replace").rstrip("\r\n")))
+    if path.stat().st_size == 0:
+        return 0
+    with cur.copy("copy _rejects (row_number, rule, reason, record) from stdin") as copy:
+        for rec in records.records(path, strict=False):
+            if rec.number == 1 and skip_header:
+                continue
             n += 1
+            copy.write_row((rec.number, refusal.rule, refusal.reason, shown(rec.raw, encoding)))
     return n

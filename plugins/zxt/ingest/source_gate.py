@@ -1,13 +1,15 @@
 """Source gate: the drops a date's marts read must have arrived whole before those marts publish.
 
-For every landing dataset, three checks on the drop dated ``as_of`` (policy: expectations/sources.yml):
+For every landing dataset, four checks on the drop dated ``as_of`` (policy: expectations/sources.yml):
 - arrival: a drop for the date was loaded (a snapshot must not fall back to an older one: that would
   send a bank an enterprise that revoked its authorisation since, or text a contact's old number);
 - rejected share: the share of the drop's rows the contract refused (a filings drop refused whole
   would otherwise read as "nothing filed" and remind taxpayers who did file);
 - volume: rows loaded against the median of the dataset's recent drops (a registry cut to 40 % would
   otherwise shrink every warning and referral by 60 % without a sound); an empty snapshot fails
-  unless the dataset may legitimately be empty (no bank authorisations yet).
+  unless the dataset may legitimately be empty (no bank authorisations yet);
+- quarantine: files of the drop refused whole (a warning: their rows count as rejected above) and
+  landing paths refused unread, symlinks or paths leaving the landing zone (an error).
 Each check is recorded in ``ops.gate_results``. A failed check of severity error blocks every gated
 mart that reads the dataset (lineage from the dbt manifest); the others build and publish. When every
 gated mart is blocked the gate fails as a whole (nothing downstream can publish).
@@ -32,8 +34,19 @@ from zxt.warehouse import server as warehouse
 log = logging.getLogger(__name__)
 
 DROP_SQL = """
-select count(*) as files, coalesce(sum(rows_loaded), 0) as loaded, coalesce(sum(rows_rejected), 0) as rejected
+select count(*) filter (where status = 'loaded') as files, coalesce(sum(rows_loaded), 0) as loaded,
+       coalesce(sum(rows_rejected), 0) as rejected
 from ops.load_batches where dataset = :n and drop_date = :d
+"""
+# Files of the drop refused whole, and landing paths of the dataset refused unread (symlinks,
+# misnamed date folders): the drop is incomplete, whatever loaded beside them.
+REFUSED_SQL = """
+select source_file as path, reason from ops.load_batches
+where dataset = :n and drop_date = :d and status = 'quarantined'
+union all
+select path, reason from ops.landing_refusals
+where dataset = :n and (drop_date = :d or drop_date is null)
+order by path
 """
 HISTORY_SQL = """
 select drop_date, sum(rows_loaded) as loaded from ops.load_batches
@@ -62,6 +75,8 @@ def check_sources(as_of: date, settings: Settings | None = None) -> dict:
             found = _dataset_checks(
                 policy, as_of, now, int(drop.files), int(drop.loaded), int(drop.rejected), history
             )
+            refused = conn.execute(sa.text(REFUSED_SQL), {"n": ds.name, "d": as_of}).all()
+            found.append(_refused(ds.name, refused))
             checks += found
             report["datasets"][ds.name] = {
                 "load": ds.load,
@@ -149,6 +164,27 @@ def _dataset_checks(
     )
     out.append(_volume(p, loaded, history))
     return out
+
+
+def _refused(name: str, refused: list) -> gate_log.Check:
+    """Files refused whole and paths refused unread. A quarantined file's rows count as rejected, so
+    the arrival and rejected-share checks judge how much of the drop is missing: here it is a
+    warning. A path refused unread (a symlink, a path outside the landing zone) hides an unknown
+    number of rows: an error."""
+    if not refused:
+        return _check(name, "quarantine", None, {"reason": "no file quarantined or refused"})
+    unread = [r for r in refused if "symlink" in r.reason or "outside the landing zone" in r.reason]
+    listed = "; ".join(f"{r.path}: {r.reason}" for r in refused[:5])
+    more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
+    return _check(
+        name,
+        "quarantine",
+        "error" if unread else "warning",
+        {
+            "reason": f"{len(refused)} file(s) or path(s) of the drop quarantined or refused: {listed}{more}",
+            "refused": [{"path": r.path, "reason": r.reason} for r in refused],
+        },
+    )
 
 
 def _volume(p: DatasetPolicy, loaded: int, history: list[int]) -> gate_log.Check:

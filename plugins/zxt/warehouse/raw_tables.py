@@ -21,7 +21,8 @@ LINEAGE_DDL = """_batch_id uuid not null,
   _source_file text not null,
   _row_number integer not null,
   _drop_date date not null,
-  _loaded_at timestamptz not null default now()"""
+  _loaded_at timestamptz not null default now(),
+  _extra jsonb"""
 
 
 def create_sql(table: str, columns: list[tuple[str, str]]) -> str:

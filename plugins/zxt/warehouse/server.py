@@ -175,17 +175,20 @@ def _initdb(settings: Settings) -> None:
 
 
 def _ensure_database(settings: Settings) -> None:
+    ensure_database(settings, settings.warehouse.pg.dbname)
+
+
+def ensure_database(settings: Settings, dbname: str) -> None:
+    """Create a database on the server (the warehouse's, or Airflow's metadata) when missing."""
     pg = settings.warehouse.pg
     admin = sa.create_engine(
         f"postgresql+psycopg://{pg.user}:{pg.password}@{pg.host}:{pg.port}/postgres",
         isolation_level="AUTOCOMMIT",
     )
     with admin.connect() as conn:
-        exists = conn.execute(
-            sa.text("select 1 from pg_database where datname = :d"), {"d": pg.dbname}
-        ).scalar()
+        exists = conn.execute(sa.text("select 1 from pg_database where datname = :d"), {"d": dbname}).scalar()
         if not exists:
-            conn.execute(sa.text(f'create database "{pg.dbname}"'))
+            conn.execute(sa.text(f'create database "{dbname}"'))
     admin.dispose()
 
 

@@ -7,6 +7,16 @@ from airflow.sdk import get_current_context, task
 from zxt.orchestration.tasks.context import as_of, run_type
 
 
+def _skip(reason: str):
+    """Nothing to deliver by policy: the task shows as skipped (not a green success), reason in its log."""
+    import logging
+
+    from airflow.exceptions import AirflowSkipException
+
+    logging.getLogger(__name__).warning("skipped: %s", reason)
+    return AirflowSkipException(reason)
+
+
 @task
 def stage_reminders() -> dict:
     """Published warnings → delivery.outbox (sent later by zxt_outreach_relay)."""
@@ -18,9 +28,9 @@ def stage_reminders() -> dict:
 
     decision = delivery_policy.decide(as_of(), run_type(get_current_context()))
     if not decision.deliver:
-        return {"staged": 0, "reason": decision.reason}
+        raise _skip(decision.reason)
     if not publish.is_published(as_of(), "credit_warning"):  # its inputs were blocked tonight
-        return {"staged": 0, "reason": f"credit_warning is not published for {as_of()}: nothing staged"}
+        raise _skip(f"credit_warning is not published for {as_of()}: nothing staged")
     return {**asdict(outbox.stage_reminders(as_of())), "reason": decision.reason}
 
 
@@ -38,9 +48,9 @@ def bank_drop() -> dict:
 
     decision = delivery_policy.decide(as_of(), run_type(get_current_context()))
     if not decision.deliver:
-        return {"drops": [], "reason": decision.reason}
+        raise _skip(decision.reason)
     if not publish.is_published(as_of(), drop.MART):  # its inputs were blocked tonight
-        return {"drops": [], "reason": f"{drop.MART} is not published for {as_of()}: nothing sent"}
+        raise _skip(f"{drop.MART} is not published for {as_of()}: nothing sent")
     try:
         return {"drops": [asdict(r) for r in drop.deliver_bank_referrals(as_of())], "reason": decision.reason}
     except NeedsOperator as exc:  # a conflicting inbox or a lapsed authorisation: retrying cannot help

@@ -18,7 +18,8 @@ def upgrade_warehouse() -> str:
 
 @task
 def list_drops() -> list[dict]:
-    """Landing drops dated within the lookback window up to the business date."""
+    """Landing drops dated within the lookback window up to the business date (refused landing paths
+    — symlinks, misnamed date folders — are recorded in ops.landing_refusals for the source gate)."""
     from datetime import timedelta
 
     from zxt.core.settings import get_settings
@@ -28,13 +29,14 @@ def list_drops() -> list[dict]:
     since = as_of() - timedelta(days=get_settings().pipeline.ingest_lookback_days)
     return [
         {"dataset": d.dataset, "drop_date": d.drop_date.isoformat(), "path": str(d.path)}
-        for d in load.discover(as_of(), since=since)
+        for d in load.plan(as_of(), since=since)
     ]
 
 
 @task(map_index_template="{{ task.op_kwargs['drop']['dataset'] }} {{ task.op_kwargs['drop']['drop_date'] }}")
 def ingest_drop(drop: dict) -> list[dict]:
-    """Load one drop into raw (bad rows to raw.rejects); unchanged files are skipped."""
+    """Load one drop into raw (bad rows to raw.rejects, a file refused whole is quarantined); unchanged
+    files are skipped. Does not fail for what a file contains: the source gate judges the drop."""
     from dataclasses import asdict
     from datetime import date
     from pathlib import Path
