@@ -278,3 +278,36 @@ def test_officer_branches_are_kept_by_the_admin_commands(published):
         assert dict(roles.officers(conn)) == {"officer_b01": ["B01"], "officer_none": ["B02"]}
         assert roles.revoke_branches(conn, "officer_none", None) == 1
     assert allowed(officer("officer_none"), "select * from marts.credit_warning_current") == []
+
+
+def test_each_task_role_can_log_in_with_its_own_password(clean_warehouse, monkeypatch):
+    """Production: ZXT_WAREHOUSE_<ROLE>_URL names the role's own login; `zxt warehouse logins`
+    creates it from that URL, and the task's session is that login acting as the group role."""
+    from typer.testing import CliRunner
+
+    from zxt.cli.main import app
+    from zxt.core.settings import Settings, get_settings, reset_settings
+    from zxt.warehouse import server as warehouse
+
+    pg = get_settings().warehouse.pg
+    url = f"postgresql://zxt_loader_test:l%40der-pw@{pg.host}:{pg.port}/{pg.dbname}"
+    monkeypatch.setenv("ZXT_WAREHOUSE_LOADER_URL", url)
+    reset_settings()
+    try:
+        result = CliRunner().invoke(app, ["warehouse", "logins"])
+        assert result.exit_code == 0, result.output
+        assert "zxt_loader_test (created) in zxt_loader" in result.output
+        loader = warehouse.engine(Settings(), role="loader")
+        with loader.connect() as conn:
+            who = conn.execute(sa.text("select session_user, current_user")).one()
+        assert tuple(who) == ("zxt_loader_test", "zxt_loader")
+        allowed(loader, "delete from raw.tax__taxpayers")
+        denied(loader, "select * from delivery.outbox")
+        # Run again (a changed password): the login is updated, not duplicated.
+        again = CliRunner().invoke(app, ["warehouse", "logins"])
+        assert "zxt_loader_test (password updated)" in again.output
+        loader.dispose()
+    finally:
+        reset_settings()
+        with clean_warehouse.begin() as conn:
+            conn.execute(sa.text("drop role if exists zxt_loader_test"))

@@ -108,7 +108,12 @@ begin
   -- hand objects to them and (without per-role logins) act as them.
   if not me_super then
     foreach r in array array[{tasks}] loop
-      execute format('grant %I to %I', r, current_user);
+      begin
+        execute format('grant %I to %I', r, current_user);
+      exception when insufficient_privilege then
+        raise exception 'the admin login % must be a member of role % (as a superuser: grant % to %)',
+          current_user, r, r, current_user;
+      end;
     end loop;
   end if;
 end $roles$;
