@@ -25,3 +25,15 @@ def reset_warehouse(engine) -> None:
             conn.execute(sa.text(f"drop schema if exists {schema} cascade"))
     migrate.forget_checks()
     migrate.upgrade(engine)
+
+
+def gated_marts() -> list[str]:
+    """Every gated mart of the dbt project (the registry): publish needs a verdict for each."""
+    from zxt.core import mart_registry
+
+    return sorted(mart_registry.load().names)
+
+
+def select_gated_marts() -> list[str]:
+    """`dbt run --select` arguments building every gated mart and what it reads."""
+    return ["--select", *(f"+{m}" for m in gated_marts())]

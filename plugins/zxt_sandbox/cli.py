@@ -112,9 +112,47 @@ def calibrate_gates(
         )
 
 
+def bench_relay(
+    reminders: Annotated[int, typer.Option(help="Staged reminders to send.")] = 100_000,
+    workers: Annotated[int, typer.Option(help="Relay worker processes.")] = 4,
+    in_flight: Annotated[int, typer.Option(help="Requests each worker keeps in flight.")] = 4,
+    shared: Annotated[
+        bool, typer.Option(help="Same template and parameters for all (batches of 200 numbers per SendSms).")
+    ] = False,
+    simulator_only: Annotated[
+        bool, typer.Option(help="Measure the SMS gateway simulator alone (the relay's client, no warehouse).")
+    ] = False,
+) -> None:
+    """Benchmark the relay's real code path through the SMS gateway simulator (docs/benchmarks.md)."""
+    from zxt_sandbox import bench_relay as b
+
+    if simulator_only:
+        for numbers in (1, 200):
+            r = b.run_simulator(
+                requests=max(200, reminders // max(numbers, 1) // 10),
+                numbers_per_request=numbers,
+                threads=workers * in_flight,
+            )
+            console.print(
+                f"simulator alone, {r.numbers_per_request} number(s) per SendSms, {r.threads} client threads: "
+                f"{r.requests:,} requests in {r.seconds:.2f}s = {r.requests_per_s:,.0f} requests/s, "
+                f"{r.messages_per_s:,.0f} messages/s"
+            )
+        return
+    with console.status(f"sending {reminders:,} reminders with {workers} relay workers"):
+        r = b.run_relay(reminders=reminders, workers=workers, shared_params=shared, in_flight=in_flight)
+    console.print(
+        f"relay: {r.reminders:,} {'shared' if r.shared_params else 'personalised'} reminders, {r.workers} workers × "
+        f"{r.in_flight} in flight: {r.submitted:,} submitted in {r.seconds:.1f}s = {r.per_s:,.0f} msg/s; "
+        f"{r.requests:,} SendSms requests; gateway recorded {r.gateway_messages:,}, duplicates {r.duplicates}; "
+        f"outbox {r.statuses}"
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(synth)
     app.add_typer(sim_app, name="sim")
     app.command()(demo)
     app.command()(bench)
+    app.command("bench-relay")(bench_relay)
     app.command("calibrate-gates")(calibrate_gates)

@@ -95,6 +95,9 @@ class SimulatorConfig:
     blacklist: set[str] = field(default_factory=set)  # 11-digit numbers that replied R
     fail_numbers: dict[str, str] = field(default_factory=dict)  # 11-digit number -> forced Code
     daily_limit_per_number: int = 10
+    # Seconds between accepting a request (recorded) and answering it: lets crash tests kill the
+    # sender while its request is known to have arrived but its answer has not.
+    answer_delay_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.blacklist = {_eleven_digits(n) for n in self.blacklist}
@@ -117,6 +120,7 @@ class SimulatorConfig:
             blacklist={str(n) for n in data.get("blacklist", base.blacklist)},
             fail_numbers={str(k): str(v) for k, v in data.get("fail_numbers", base.fail_numbers).items()},
             daily_limit_per_number=int(data.get("daily_limit_per_number", base.daily_limit_per_number)),
+            answer_delay_s=float(data.get("answer_delay_s", base.answer_delay_s)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,6 +132,7 @@ class SimulatorConfig:
             "blacklist": sorted(self.blacklist),
             "fail_numbers": dict(self.fail_numbers),
             "daily_limit_per_number": self.daily_limit_per_number,
+            "answer_delay_s": self.answer_delay_s,
         }
 
 
@@ -418,7 +423,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/":
             # Tencent answers API errors with HTTP 200 and Response.Error.
-            self._json(200, self.server.state.handle(dict(self.headers.items()), body))
+            answer = self.server.state.handle(dict(self.headers.items()), body)
+            if self.server.state.config.answer_delay_s:
+                time.sleep(self.server.state.config.answer_delay_s)
+            self._json(200, answer)
         elif path == "/_sim/reset":
             self.server.state.reset()
             self._json(200, {"status": "reset"})

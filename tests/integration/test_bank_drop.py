@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from tests.support import reset_warehouse
+from tests.support import gated_marts, reset_warehouse, select_gated_marts
 
 pytestmark = pytest.mark.integration
 
@@ -53,9 +53,9 @@ def county(engine, tmp_path_factory):
     synth.generate(work / "landing", D, D, enterprises=300, seed=11)
     ingest.ingest_until(D)
     dbt_runner.invoke(["seed"])
-    dbt_runner.invoke(["run", "--select", "+bank_referral", "+credit_warning"], as_of=D)
+    dbt_runner.invoke(["run", *select_gated_marts()], as_of=D)
     source_gate.check_sources(D)
-    assert all(mart_gate.check_mart(m, D).success for m in ("bank_referral", "credit_warning"))
+    assert all(mart_gate.check_mart(m, D).success for m in gated_marts())
     publish.publish(D)
     bank_keys.ensure_demo_keys(settings, [BANK])
     sftp_server.ensure_server_files(settings, {BANK: settings.bank.sftp_password(BANK)})

@@ -298,7 +298,7 @@ def test_hang_up_after_request_is_unknown() -> None:
     assert server.connections == 1
 
 
-def test_connection_refused_is_retry() -> None:
+def test_connection_refused_is_not_sent() -> None:
     result = TencentSmsClient(settings_for(f"http://127.0.0.1:{free_port()}/", timeout_s=1)).send(
         [OK_NUMBER], TEMPLATE_ID, PARAMS, ""
     )

@@ -74,7 +74,35 @@ def bank_drop(
     print_json([asdict(r) for r in results])
 
 
+outbox_app = typer.Typer(help="The reminder outbox (delivery.outbox).", no_args_is_help=True)
+
+
+@outbox_app.command("replay")
+def outbox_replay(
+    status: Annotated[
+        list[str],
+        typer.Option("--status", help="dead (attempts used up) and/or failed (refused as permanent)."),
+    ],
+    since: Annotated[
+        str | None, typer.Option(help="Only rows that reached that status at or after this time (ISO).")
+    ] = None,
+    channel: Annotated[str | None, typer.Option(help="Only this channel (sms …).")] = None,
+) -> None:
+    """Put dead or failed reminders back in the queue after a fix; never one that may have been sent."""
+    from zxt.delivery import replay
+
+    when = datetime.fromisoformat(since) if since else None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=BUREAU_TZ)
+    try:
+        result = replay.replay(status, since=when, channel=channel)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--status") from None
+    print_json(asdict(result))
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(outbox_app, name="outbox")
     app.command("stage-reminders")(stage_reminders)
     app.command()(relay)
     app.command("bank-drop")(bank_drop)

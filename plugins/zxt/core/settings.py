@@ -288,8 +288,10 @@ class DeliverySettings:
     # A worker's claim on outbox rows; rows of a worker that died return (or, if their request may
     # have left, become unknown) when it expires. Longer than one request's timeout.
     lease_s: float = field(default_factory=lambda: _env_float("ZXT_DELIVERY_LEASE_S", 120.0))
-    # Rows one worker claims at a time.
+    # Rows one worker claims at a time, and provider requests it keeps in flight at once (marked
+    # sending together just before they leave, answers recorded together).
     claim_size: int = field(default_factory=lambda: _env_int("ZXT_DELIVERY_CLAIM_SIZE", 1000))
+    requests_in_flight: int = field(default_factory=lambda: _env_int("ZXT_DELIVERY_REQUESTS_IN_FLIGHT", 4))
     # Circuit breaker: after this many requests in a row that never reached a provider, pause the
     # channel for breaker_pause_s (doubling, up to breaker_max_pause_s) and then try one request.
     breaker_threshold: int = field(default_factory=lambda: _env_int("ZXT_DELIVERY_BREAKER_THRESHOLD", 3))

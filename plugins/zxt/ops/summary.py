@@ -24,6 +24,9 @@ class Summary:
     rejects: list[tuple[str, str, int]] = field(default_factory=list)
     layer_rows: dict[str, int] = field(default_factory=dict)
     warnings: list[tuple] = field(default_factory=list)
+    levels: list[tuple] = field(
+        default_factory=list
+    )  # (level, projected, last published) from credit_outlook
     sources: dict[str, list[str]] = field(default_factory=dict)  # errors / warnings of the source gate
     gates: dict[str, dict] = field(default_factory=dict)  # mart -> latest mart gate verdict
     published: dict[str, bool] = field(default_factory=dict)  # mart -> published for the date
@@ -56,10 +59,38 @@ def collect(as_of: date, settings: Settings | None = None) -> Summary:
         ]
         for name in ("stg.stg_tax__taxpayers", "stg.stg_tax__filings", "int.int_filings__expected_vs_actual"):
             s.layer_rows[name] = _count(conn, f"select count(*) from {name}")
-        for name in ("marts.credit_warning", "marts.bank_referral"):
-            s.layer_rows[f"{name} [{as_of}]"] = _count(
-                conn, f"select count(*) from {name} where as_of_date = :d", d=as_of
+        # Every partitioned mart the dbt project built (new marts show up without a change here).
+        marts = conn.execute(
+            sa.text(
+                """select c.table_name from information_schema.columns as c
+                   join information_schema.tables as t using (table_schema, table_name)
+                   where c.table_schema = 'marts' and c.column_name = 'as_of_date'
+                     and t.table_type = 'BASE TABLE' order by 1"""
             )
+        ).scalars()
+        for name in marts:
+            s.layer_rows[f"marts.{name} [{as_of}]"] = _count(
+                conn, f'select count(*) from marts."{name}" where as_of_date = :d', d=as_of
+            )
+        try:
+            with conn.begin_nested():
+                s.levels = [
+                    tuple(r)
+                    for r in conn.execute(
+                        sa.text(
+                            """with p as (select projected_level as level, count(*) as n from marts.credit_outlook
+                                           where as_of_date = :d group by 1),
+                                    l as (select previous_level as level, count(*) as n from marts.credit_outlook
+                                          where as_of_date = :d group by 1)
+                               select coalesce(p.level, l.level), coalesce(p.n, 0), coalesce(l.n, 0)
+                               from p full join l on p.level = l.level
+                               order by array_position(array['A', 'B', 'M', 'C', 'D'], coalesce(p.level, l.level))"""
+                        ),
+                        {"d": as_of},
+                    ).all()
+                ]
+        except sa.exc.ProgrammingError:
+            s.levels = []
         try:
             with conn.begin_nested():
                 s.warnings = [
@@ -162,6 +193,27 @@ def print_summary(as_of: date, console: Console, settings: Settings | None = Non
     for w in s.warnings:
         t.add_row(w[0], f"{w[1]:,}", f"{w[2]:,}", f"{w[3]:,}", f"{w[4]:,}", f"{w[5]:,}")
     console.print(t)
+
+    if s.levels:
+        total_p = sum(r[1] for r in s.levels) or 1
+        total_l = sum(r[2] for r in s.levels) or 1
+        t = Table(
+            "level",
+            "projected",
+            "share",
+            "last published",
+            "share",
+            title=f"Credit levels (marts.credit_outlook, evaluation year {as_of.year})",
+        )
+        for level, projected, last in s.levels:
+            t.add_row(
+                level or "(none)",
+                f"{projected:,}",
+                f"{100 * projected / total_p:.1f} %",
+                f"{last:,}",
+                f"{100 * last / total_l:.1f} %",
+            )
+        console.print(t)
 
     for severity, colour in (("error", "red"), ("warning", "yellow")):
         for line in s.sources.get(severity, []):

@@ -88,6 +88,7 @@ final as (
             from unnest(string_to_array(t.param_names, '|')) with ordinality as p (param_name, ordinal)
             where p.ordinal <= t.param_count
         ) as template_params,
+        t.param_count as template_param_count,
         -- From 08:00 the next morning; a due-soon reminder is pointless after its deadline day, an
         -- overdue one after three days or after the repair date it quotes.
         ((r.as_of_date + 1)::timestamp + interval '8 hours') at time zone 'Asia/Shanghai' as valid_from,

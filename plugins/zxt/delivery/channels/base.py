@@ -15,7 +15,7 @@ import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar
 
@@ -81,6 +81,12 @@ class ReceiptsNotSupported(NotImplementedError):
     pass
 
 
+class NotSent(Exception):
+    """``send_batch`` failed before any byte of its request left (a bad parameter, a missing
+    token): its messages go back to the queue without using an attempt. Any other exception from
+    ``send_batch`` is taken as "the request may have left" (UNKNOWN)."""
+
+
 # Characters that must never reach a provider's template: C0/C1 controls and every Unicode format
 # character (bidi overrides and isolates, zero-width joiners, BOM), which can reorder or hide text.
 _LINE_BREAKS = re.compile(r"[\r\n\u0085\u2028\u2029\v\f]+")
@@ -139,6 +145,10 @@ class Channel(ABC):
                 chunks.append(target)
             target.append(m)
         return [c for chunks in groups.values() for c in chunks if c]
+
+    def retry_after(self, result: MessageResult) -> timedelta | None:
+        """How long a RESCHEDULE result waits; None: until the next send window (daily limits)."""
+        return None
 
     # --- sending -------------------------------------------------------------------------------
     @abstractmethod

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +25,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from zxt.core.identifiers import is_mobile
 from zxt.core.settings import Settings, get_settings
 from zxt.delivery.channels import tc3
-from zxt.delivery.channels.base import Channel, Message, MessageResult, Outcome
+from zxt.delivery.channels.base import Channel, Message, MessageResult, NotSent, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +311,14 @@ class TencentSmsChannel(Channel):
     def max_per_second(self) -> int:
         return self.settings.sms.max_per_second
 
+    def retry_after(self, result: MessageResult) -> timedelta | None:
+        # Tencent's per-number windows: 30 seconds, one hour, or the day (next send window).
+        if "ThirtySecond" in result.code:
+            return timedelta(minutes=1)
+        if "DailyLimit" in result.code:
+            return None
+        return timedelta(hours=1)
+
     def send_batch(self, messages: Sequence[Message]) -> list[MessageResult]:
         if not messages:
             return []
@@ -318,9 +327,15 @@ class TencentSmsChannel(Channel):
             raise ValueError("one SendSms call carries one template with one parameter set")
         # Echoed back with every status; receipts are matched on SerialNo, this is for people.
         context = f"zxt:{first.outbox_id}" + (f"+{len(messages) - 1}" if len(messages) > 1 else "")
-        result = self.client.send(
-            [m.recipient for m in messages], first.template_id, list(first.params), session_context=context
-        )
+        try:
+            result = self.client.send(
+                [m.recipient for m in messages],
+                first.template_id,
+                list(first.params),
+                session_context=context,
+            )
+        except ValueError as exc:  # refused by our own checks, before anything was sent
+            raise NotSent(str(exc)) from exc
         by_phone = {r.phone: r for r in result.per_number}
         return [
             MessageResult(

@@ -90,6 +90,8 @@ def dbt_group(group_id: str = "dbt") -> DbtTaskGroup:
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.AFTER_EACH,
+            # A test reading several models (e.g. reminders against their templates) runs once, after all of them.
+            should_detach_multiple_parents_tests=True,
             emit_datasets=False,
         ),
         operator_args={"install_deps": False, "emit_datasets": False},
