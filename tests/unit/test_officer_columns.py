@@ -21,6 +21,10 @@ MASKED = {
         "contact_mobile": "mask_mobile",
     },
     "bank_referral": {"taxpayer_name": "mask_person_name"},
+    # The credit engine's marts: scores, levels, causes and repair steps are the officers' work.
+    "credit_outlook": {"taxpayer_name": "mask_person_name"},
+    "downgrade_watchlist": {"taxpayer_name": "mask_person_name"},
+    "repair_opportunity": {"taxpayer_name": "mask_person_name"},
 }
 
 
