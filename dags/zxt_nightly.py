@@ -5,8 +5,10 @@ Every night at 01:30 Asia/Shanghai, for the business date that just ended. The r
 date is 00:00 UTC of that business date, so the date the UI shows (in UTC or Asia/Shanghai), `ds`,
 the run id and the run's note all name it; a date picked in the Backfill dialog is the date rebuilt.
 
-1. **ingest** every landing drop dated on or before `ds` (mapped per drop; unchanged files are skipped)
-   into `raw`, with bad rows in `raw.rejects`;
+1. **pull** each external department's dataset for `ds` from the city credit-sharing platform's API
+   into the landing zone (task group `external`, mapped per source), then **ingest** every landing
+   drop dated on or before `ds` (mapped per drop; unchanged files are skipped) into `raw`, with bad
+   rows in `raw.rejects` and files refused whole quarantined (never failing the night);
 2. **source gate**: every landing dataset's drop for `ds` arrived, with few rejects and a plausible
    volume (`expectations/sources.yml`); an error blocks the gated marts that read the dataset;
 3. **dbt** (astronomer-cosmos): staging → intermediate → marts for `as_of_date` = the business
@@ -73,11 +75,13 @@ settings = get_settings()
 def zxt_nightly():
     drops = ingest.list_drops()
     ingest.upgrade_warehouse() >> drops
+    ingest.external_pulls() >> drops
     loaded = ingest.ingest_drop.expand(drop=drops)
     marts = quality.gated_marts()
     dbt = transform.dbt_group()
-    loaded >> ingest.source_gate() >> transform.acquire_build_lease() >> dbt >> marts
-    dbt >> transform.release_build_lease()
+    lease = transform.acquire_build_lease()
+    loaded >> ingest.source_gate() >> lease >> dbt >> marts
+    [lease, dbt] >> transform.release_build_lease()
     published = quality.publish()
     quality.mart_gate.expand(mart=marts) >> published
     published >> [delivery.stage_reminders(), delivery.bank_drop()]

@@ -1,5 +1,5 @@
 """Sandbox commands of ``zxt`` (registered through the ``zxt.commands`` entry point):
-``synth``, ``sim sms|sftp``, ``demo``, ``bench``."""
+``synth``, ``sim sms|wechat|sftp``, ``demo``, ``bench``."""
 
 from __future__ import annotations
 
@@ -57,6 +57,23 @@ def sim_sms(
     raise typer.Exit(sms_gateway.main(argv))
 
 
+@sim_app.command("wechat")
+def sim_wechat(
+    port: Annotated[int, typer.Option()] = 18081,
+    callback: Annotated[
+        str | None,
+        typer.Option(help="URL the job-finish events are pushed to, e.g. http://127.0.0.1:18082/wechat"),
+    ] = None,
+) -> None:
+    """Run the WeChat official-account API simulator on 127.0.0.1 until interrupted."""
+    from zxt_sandbox import wechat_gateway
+
+    argv = ["--host", "127.0.0.1", "--port", str(port)]
+    if callback:
+        argv += ["--callback", callback]
+    raise typer.Exit(wechat_gateway.main(argv))
+
+
 @sim_app.command("sftp")
 def sim_sftp(port: Annotated[int, typer.Option()] = 18022) -> None:
     """Run the bank SFTP server on 127.0.0.1 until interrupted (inboxes under .zxt/sftp/root)."""
@@ -93,6 +110,27 @@ def bench(
     )
 
 
+def bench_filings(
+    rows: Annotated[list[int] | None, typer.Option("--rows", help="File sizes (repeatable).")] = None,
+) -> None:
+    """Province-size filings: validated ingest vs PostgreSQL's plain COPY, UTF-8 and GB18030, peak RSS."""
+    from zxt_sandbox import bench_filings as bf
+
+    sizes = rows or [1_000_000, 10_000_000]
+    with console.status(f"benchmarking filings files of {sizes} rows"):
+        results = bf.run(sizes)
+    by = {(m.rows, m.encoding, m.mode): m for m in results}
+    for n in sizes:
+        for enc in ("utf-8", "gb18030"):
+            c, i = by[(n, enc, "copy")], by[(n, enc, "ingest")]
+            console.print(
+                f"{n:>11,} rows {enc:<8} {c.bytes / 1e6:,.0f} MB: COPY {c.seconds:6.1f} s = {c.rows_per_s:>10,.0f} rows/s "
+                f"(RSS {c.peak_rss_mb:,.0f} MB) | ingest {i.seconds:6.1f} s = {i.rows_per_s:>10,.0f} rows/s "
+                f"(RSS {i.peak_rss_mb:,.0f} MB) | {i.rows_per_s / c.rows_per_s:.0%} of COPY",
+                highlight=False,
+            )
+
+
 def calibrate_gates(
     start: Annotated[str, typer.Option(help="First business date.")] = "2026-09-25",
     end: Annotated[str, typer.Option(help="Last business date.")] = "2026-11-24",
@@ -112,10 +150,25 @@ def calibrate_gates(
         )
 
 
+def bench_night(
+    date_: Annotated[
+        str, typer.Option("--date", "-d", help="Business date (its drops must be landed).")
+    ] = "2026-11-12",
+) -> None:
+    """Wall time of one zxt_nightly run under the real scheduler (starts `zxt airflow up` if needed)."""
+    from zxt_sandbox import bench_night as bench_mod
+
+    with console.status(f"zxt_nightly for {date_} under the scheduler"):
+        t = bench_mod.run(parse_date(date_))
+    console.print(f"{t.run_id}: {t.state} in {t.wall_s:.0f}s wall, {t.tasks} task instances")
+    for name, secs in t.slowest:
+        console.print(f"  {name:40} {secs:6.1f}s")
+
+
 def bench_relay(
     reminders: Annotated[int, typer.Option(help="Staged reminders to send.")] = 100_000,
     workers: Annotated[int, typer.Option(help="Relay worker processes.")] = 4,
-    in_flight: Annotated[int, typer.Option(help="Requests each worker keeps in flight.")] = 4,
+    in_flight: Annotated[int, typer.Option(help="Requests each worker keeps in flight.")] = 8,
     shared: Annotated[
         bool, typer.Option(help="Same template and parameters for all (batches of 200 numbers per SendSms).")
     ] = False,
@@ -143,7 +196,8 @@ def bench_relay(
         r = b.run_relay(reminders=reminders, workers=workers, shared_params=shared, in_flight=in_flight)
     console.print(
         f"relay: {r.reminders:,} {'shared' if r.shared_params else 'personalised'} reminders, {r.workers} workers × "
-        f"{r.in_flight} in flight: {r.submitted:,} submitted in {r.seconds:.1f}s = {r.per_s:,.0f} msg/s; "
+        f"{r.in_flight} in flight: {r.submitted:,} submitted in {r.seconds:.1f}s = {r.per_s:,.0f} msg/s "
+        f"(inside run_relay: {r.relay_seconds:.1f}s = {r.relay_per_s:,.0f} msg/s); "
         f"{r.requests:,} SendSms requests; gateway recorded {r.gateway_messages:,}, duplicates {r.duplicates}; "
         f"outbox {r.statuses}"
     )
@@ -154,5 +208,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sim_app, name="sim")
     app.command()(demo)
     app.command()(bench)
+    app.command("bench-filings")(bench_filings)
     app.command("bench-relay")(bench_relay)
     app.command("calibrate-gates")(calibrate_gates)
+    app.command("bench-night")(bench_night)

@@ -25,7 +25,7 @@ from zxt.ops import summary as report
 from zxt.orchestration import airflow_env
 from zxt.transform import dbt_runner as dbt_cli
 from zxt.warehouse import server as warehouse
-from zxt_sandbox import bank_keys, sftp_server
+from zxt_sandbox import bank_keys, demo_feedback, sftp_server
 
 SEED = 42
 
@@ -68,10 +68,43 @@ def background(cmd: list[str], log: Path, host: str, port: int, what: str):
 
 
 def loopback_servers(settings: Settings, stack: ExitStack) -> None:
-    """Start the SMS gateway simulator and the bank SFTP server (keys and users first)."""
+    """Start our callback receiver, the SMS gateway and WeChat simulators pushing receipts and replies
+    to it, and the bank SFTP server (keys and users first)."""
     banks = bank_codes()
     bank_keys.ensure_demo_keys(settings, banks)
     sftp_server.ensure_server_files(settings, {b: settings.bank.sftp_password(b) for b in banks})
+    fb = settings.feedback
+    stack.enter_context(
+        background(
+            [sys.executable, "-m", "zxt.cli.main", "feedback", "serve"],
+            settings.paths.run_dir / "callback-receiver.log",
+            fb.callback_host,
+            fb.callback_port,
+            "callback receiver",
+        )
+    )
+    wechat = urlsplit(settings.wechat.endpoint)
+    stack.enter_context(
+        background(
+            [
+                sys.executable,
+                "-m",
+                "zxt_sandbox.wechat_gateway",
+                "--host",
+                wechat.hostname or "127.0.0.1",
+                "--port",
+                str(wechat.port),
+                "--callback",
+                fb.callback_base_url + "/wechat",
+                "--record",
+                str(settings.paths.run_dir / "wechat-messages.json"),
+            ],
+            settings.paths.run_dir / "wechat-simulator.log",
+            wechat.hostname or "127.0.0.1",
+            wechat.port or 80,
+            "WeChat API simulator",
+        )
+    )
     sms = urlsplit(settings.sms.endpoint)
     stack.enter_context(
         background(
@@ -85,6 +118,10 @@ def loopback_servers(settings: Settings, stack: ExitStack) -> None:
                 str(sms.port),
                 "--record",
                 str(settings.paths.run_dir / "sms-messages.jsonl"),
+                "--status-callback",
+                fb.callback_base_url + "/sms/status",
+                "--reply-callback",
+                fb.callback_base_url + "/sms/reply",
             ],
             settings.paths.run_dir / "sms-simulator.log",
             sms.hostname or "127.0.0.1",
@@ -111,10 +148,40 @@ def loopback_servers(settings: Settings, stack: ExitStack) -> None:
     )
 
 
+def platform_server(settings: Settings, stack: ExitStack, start: date, end: date, enterprises: int) -> None:
+    """Start the credit-sharing platform simulator serving the same county as the landing zone."""
+    url = urlsplit(settings.platform.url)
+    stack.enter_context(
+        background(
+            [
+                sys.executable,
+                "-m",
+                "zxt_sandbox.credit_platform",
+                "--host",
+                url.hostname or "127.0.0.1",
+                "--port",
+                str(url.port),
+                "--enterprises",
+                str(enterprises),
+                "--seed",
+                str(SEED),
+                "--start",
+                start.isoformat(),
+                "--end",
+                end.isoformat(),
+            ],
+            settings.paths.run_dir / "credit-platform.log",
+            url.hostname or "127.0.0.1",
+            url.port or 80,
+            "credit-sharing platform simulator",
+        )
+    )
+
+
 def ensure_landing(settings: Settings, start: date, end: date, enterprises: int, console: Console) -> None:
     from zxt_sandbox import synth
 
-    marker = settings.paths.landing / f".synth-{SEED}-{enterprises}-{start}-{end}-with-bad-files"
+    marker = settings.paths.landing / f".synth-{SEED}-{enterprises}-{start}-{end}-with-bad-files-external"
     if marker.exists():
         console.print(f"landing zone already generated ({marker.name})")
         return
@@ -145,6 +212,8 @@ def run(as_of: date, enterprises: int = 15000, console: Console | None = None) -
     os.environ["ZXT_TODAY"] = (as_of + timedelta(days=1)).isoformat()
     # A demo failure is a bug to read, not a blip to wait out.
     os.environ.setdefault("ZXT_RETRY_DELAY_S", "5")
+    # External departments' data is pulled from the platform simulator started below.
+    os.environ.setdefault("ZXT_PLATFORM_URL", "http://127.0.0.1:18090/")
     reset_settings()
     settings = get_settings()
     settings.paths.run_dir.mkdir(parents=True, exist_ok=True)
@@ -160,9 +229,12 @@ def run(as_of: date, enterprises: int = 15000, console: Console | None = None) -
 
     with ExitStack() as stack:
         loopback_servers(settings, stack)
+        platform_server(settings, stack, as_of - timedelta(days=2), as_of, enterprises)
         console.print(
-            f"SMS gateway simulator on {settings.sms.endpoint}; bank SFTP on "
-            f"{settings.bank.sftp_host}:{settings.bank.sftp_port}"
+            f"SMS gateway simulator on {settings.sms.endpoint}; WeChat API simulator on "
+            f"{settings.wechat.endpoint}; our callback receiver on {settings.feedback.callback_base_url}; "
+            f"bank SFTP on {settings.bank.sftp_host}:{settings.bank.sftp_port}; credit-sharing platform on "
+            f"{settings.platform.url}"
         )
         nightly_log = settings.paths.run_dir / f"zxt_nightly-{as_of}.log"
         with console.status(f"airflow dags test zxt_nightly {as_of}  (log: {nightly_log})"):
@@ -172,21 +244,33 @@ def run(as_of: date, enterprises: int = 15000, console: Console | None = None) -
             report.print_summary(as_of, console, settings)
             return 1
         console.print(f"zxt_nightly {as_of}: [green]success[/]")
-        send_at = datetime.combine(as_of + timedelta(days=1), dtime(10, 0), BUREAU_TZ)
-        relay_log = settings.paths.run_dir / f"zxt_outreach_relay-{as_of}.log"
-        with console.status(f"airflow dags test zxt_outreach_relay {send_at.isoformat()}"):
-            # The relay acts on the bureau's clock: set it to that morning.
-            ok = dag_test(
-                "zxt_outreach_relay",
-                send_at.isoformat(),
-                settings,
-                relay_log,
-                extra={"ZXT_NOW": send_at.isoformat()},
+        morning = datetime.combine(as_of + timedelta(days=1), dtime(10, 0), BUREAU_TZ)
+        injected = demo_feedback.inject_faults(settings)
+        console.print(f"simulated carrier and account faults: {injected}")
+        ok = True
+        # Send; receipts are pushed back; a taxpayer replies R; zxt_feedback settles, falls back and
+        # marks follow-ups; the relay sends the fallbacks; zxt_feedback settles those.
+        for minutes, dag_id in (
+            (0, "zxt_outreach_relay"),
+            (15, "zxt_feedback"),
+            (30, "zxt_outreach_relay"),
+            (45, "zxt_feedback"),
+        ):
+            at = morning + timedelta(minutes=minutes)
+            log_file = settings.paths.run_dir / f"{dag_id}-{as_of}-{at:%H%M}.log"
+            with console.status(f"airflow dags test {dag_id} {at.isoformat()}"):
+                # These act on the bureau's clock: set it to that morning.
+                step_ok = dag_test(
+                    dag_id, at.isoformat(), settings, log_file, extra={"ZXT_NOW": at.isoformat()}
+                )
+            console.print(
+                f"{dag_id} at {at:%Y-%m-%d %H:%M} Asia/Shanghai: "
+                f"{'[green]success[/]' if step_ok else '[red]failed[/] (see ' + str(log_file) + ')'}"
             )
-        console.print(
-            f"zxt_outreach_relay at {send_at:%Y-%m-%d %H:%M} Asia/Shanghai: "
-            f"{'[green]success[/]' if ok else '[red]failed[/] (see ' + str(relay_log) + ')'}"
-        )
+            ok = ok and step_ok
+            if minutes == 0:
+                replied = demo_feedback.opt_out_reply(settings)
+                console.print(f"a taxpayer replied R to a text: {replied}")
         report.print_summary(as_of, console, settings)
     console.print(
         f"\ndemo wall time {time.monotonic() - t0:.0f}s. The warehouse keeps running for you to "

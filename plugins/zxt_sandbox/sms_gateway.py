@@ -35,9 +35,11 @@ import requests
 from zxt.core.identifiers import MOBILE_PATTERN
 from zxt.core.settings import BUREAU_TZ, Settings, get_settings
 from zxt.delivery.channels import tc3
+from zxt_sandbox.sms_feedback import SmsFeedback
 
 VERSION = "2021-01-11"
 ACTION = "SendSms"
+PULL_ACTIONS = frozenset({"PullSmsSendStatus", "PullSmsReplyStatus"})
 REGIONS = frozenset({"ap-guangzhou", "ap-beijing", "ap-nanjing"})
 MAX_NUMBERS = 200
 MAX_SESSION_CONTEXT_BYTES = 512
@@ -95,6 +97,11 @@ class SimulatorConfig:
     blacklist: set[str] = field(default_factory=set)  # 11-digit numbers that replied R
     fail_numbers: dict[str, str] = field(default_factory=dict)  # 11-digit number -> forced Code
     daily_limit_per_number: int = 10
+    # Receipts and replies (sms_feedback.py): where they are pushed; numbers whose texts the
+    # carrier fails to deliver (11-digit number -> errmsg of the FAIL report).
+    status_callback_url: str | None = None
+    reply_callback_url: str | None = None
+    undeliverable: dict[str, str] = field(default_factory=dict)
     # Seconds between accepting a request (recorded) and answering it: lets crash tests kill the
     # sender while its request is known to have arrived but its answer has not.
     answer_delay_s: float = 0.0
@@ -120,6 +127,9 @@ class SimulatorConfig:
             blacklist={str(n) for n in data.get("blacklist", base.blacklist)},
             fail_numbers={str(k): str(v) for k, v in data.get("fail_numbers", base.fail_numbers).items()},
             daily_limit_per_number=int(data.get("daily_limit_per_number", base.daily_limit_per_number)),
+            status_callback_url=data.get("status_callback_url", base.status_callback_url),
+            reply_callback_url=data.get("reply_callback_url", base.reply_callback_url),
+            undeliverable={str(k): str(v) for k, v in data.get("undeliverable", base.undeliverable).items()},
             answer_delay_s=float(data.get("answer_delay_s", base.answer_delay_s)),
         )
 
@@ -132,6 +142,9 @@ class SimulatorConfig:
             "blacklist": sorted(self.blacklist),
             "fail_numbers": dict(self.fail_numbers),
             "daily_limit_per_number": self.daily_limit_per_number,
+            "status_callback_url": self.status_callback_url,
+            "reply_callback_url": self.reply_callback_url,
+            "undeliverable": dict(self.undeliverable),
             "answer_delay_s": self.answer_delay_s,
         }
 
@@ -190,6 +203,11 @@ class GatewayState:
         self._lock = threading.Lock()
         self._messages: list[dict[str, Any]] = []
         self._accepted_per_day: Counter[tuple[str, str]] = Counter()
+        self.feedback = SmsFeedback(
+            config.status_callback_url,
+            config.reply_callback_url,
+            config.sign_names[0] if config.sign_names else "",
+        )
 
     def messages(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -199,17 +217,49 @@ class GatewayState:
         with self._lock:
             self._messages.clear()
             self._accepted_per_day.clear()
+        self.feedback.reset()
+
+    def reply(self, mobile: str, text: str) -> bool:
+        """A taxpayer replies to a text (``POST /_sim/reply``); an opt-out blacklists the number."""
+        opt_out = self.feedback.reply(mobile, text, self.clock())
+        if opt_out:
+            with self._lock:
+                self.config.blacklist.add(mobile)
+        return opt_out
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         """Answer one API request with the full ``{"Response": ...}`` document."""
         request_id = str(uuid.uuid4())
+        lowered = {k.lower(): v for k, v in headers.items()}
         try:
-            result = self._send(request_id, {k.lower(): v for k, v in headers.items()}, body)
+            if lowered.get("x-tc-action") in PULL_ACTIONS:
+                return {"Response": {**self._pull(lowered, body), "RequestId": request_id}}
+            result = self._send(request_id, lowered, body)
         except _Reject as rej:
             return {
                 "Response": {"Error": {"Code": rej.code, "Message": rej.message}, "RequestId": request_id}
             }
         return {"Response": {"SendStatusSet": result, "RequestId": request_id}}
+
+    def _pull(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        """PullSmsSendStatus / PullSmsReplyStatus: up to ``Limit`` (≤ 100) items, each handed out once."""
+        if headers.get("x-tc-version") != VERSION:
+            raise _Reject("NoSuchVersion", "The requested version of service `sms` does not exist.")
+        auth_error = tc3.verify(headers, body, self.config.secrets.get, self.clock(), service="sms")
+        if auth_error:
+            raise _Reject(auth_error, _AUTH_MESSAGES[auth_error])
+        try:
+            req = json.loads(body.decode("utf-8"))
+            limit = int(req["Limit"])
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise _Reject("InvalidParameter", "Limit and SmsSdkAppId are required.") from exc
+        if str(req.get("SmsSdkAppId")) != self.config.app_id:
+            raise _Reject("InvalidParameterValue.SdkAppIdNotExist", "The SmsSdkAppId does not exist.")
+        if not 1 <= limit <= 100:
+            raise _Reject("InvalidParameterValue", "Limit must be between 1 and 100.")
+        if headers["x-tc-action"] == "PullSmsSendStatus":
+            return {"PullSmsSendStatusSet": self.feedback.pull_statuses(limit)}
+        return {"PullSmsReplyStatusSet": self.feedback.pull_replies(limit)}
 
     # --- validation, in the order the gateway applies it ------------------------------------
     def _send(self, request_id: str, headers: dict[str, str], body: bytes) -> list[dict[str, Any]]:
@@ -331,6 +381,7 @@ class GatewayState:
         received = datetime.fromtimestamp(now, BUREAU_TZ)
         day = received.date().isoformat()  # the daily limit resets at midnight Beijing time
         statuses: list[dict[str, Any]] = []
+        accepted: list[tuple[str, str, str, str | None]] = []
         with self._lock:
             for number in numbers:
                 phone = _eleven_digits(number)
@@ -350,6 +401,7 @@ class GatewayState:
                     code, message = "Ok", "send success"
                     serial_no = f"{secrets.randbelow(9000) + 1000}:{uuid.uuid4().int % 10**28:028d}"
                     self._accepted_per_day[(phone, day)] += 1
+                    accepted.append((serial_no, number, session_context, cfg.undeliverable.get(phone)))
                     self._keep(
                         {
                             "serial_no": serial_no,
@@ -375,6 +427,7 @@ class GatewayState:
                         "IsoCode": "CN" if number.startswith("+86") else "",
                     }
                 )
+        self.feedback.delivered(accepted, now)
         return statuses
 
     def _keep(self, message: dict[str, Any]) -> None:
@@ -427,6 +480,13 @@ class _Handler(BaseHTTPRequestHandler):
             if self.server.state.config.answer_delay_s:
                 time.sleep(self.server.state.config.answer_delay_s)
             self._json(200, answer)
+        elif path == "/_sim/reply":
+            req = json.loads(body or b"{}")
+            self._json(200, {"opt_out": self.server.state.reply(str(req["mobile"]), str(req["text"]))})
+        elif path == "/_sim/faults":
+            state = self.server.state
+            state.config = SimulatorConfig.from_dict(json.loads(body or b"{}"), state.config)
+            self._json(200, {"status": "ok"})
         elif path == "/_sim/reset":
             self.server.state.reset()
             self._json(200, {"status": "reset"})
@@ -492,6 +552,16 @@ class SimulatorHandle:
     def reset(self) -> None:
         requests.post(self.url + "_sim/reset", timeout=5).raise_for_status()
 
+    def reply(self, mobile: str, text: str) -> bool:
+        """A taxpayer answers by text; True when the gateway took it as an opt-out."""
+        r = requests.post(self.url + "_sim/reply", json={"mobile": mobile, "text": text}, timeout=5)
+        r.raise_for_status()
+        return bool(r.json()["opt_out"])
+
+    def drain_feedback(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every receipt and reply was pushed to the callbacks (in-process only)."""
+        return self.state.feedback.drain(timeout_s)
+
     def healthy(self) -> bool:
         try:
             return requests.get(self.url + "_sim/health", timeout=2).status_code == 200
@@ -500,6 +570,7 @@ class SimulatorHandle:
 
     def close(self) -> None:
         if self.server is not None:
+            self.server.state.feedback.close()
             self.server.shutdown()
             self.server.server_close()
         if self.thread is not None:
@@ -523,9 +594,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--config", type=Path, help="JSON config; absent keys use default_config()")
     parser.add_argument("--record", type=Path, help="append accepted messages to this JSONL file")
+    parser.add_argument("--status-callback", help="URL the delivery receipts are POSTed to")
+    parser.add_argument("--reply-callback", help="URL the replies are POSTed to")
     args = parser.parse_args(argv)
 
     config = load_config(args.config) if args.config else default_config()
+    if args.status_callback or args.reply_callback:
+        config = SimulatorConfig.from_dict(
+            {"status_callback_url": args.status_callback, "reply_callback_url": args.reply_callback}, config
+        )
     server, thread = serve(config, args.host, args.port, args.record)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

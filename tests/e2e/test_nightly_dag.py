@@ -1,5 +1,6 @@
 """End to end: a small generated county through `airflow dags test` of zxt_nightly and the relay,
-against the embedded warehouse, the SMS gateway simulator over HTTP and the bank SFTP server.
+against the embedded warehouse, the SMS gateway and WeChat simulators over HTTP and the bank SFTP
+server.
 
 One scenario, asserted step by step: first run of the current business date; a rerun of the same
 date (nothing sent twice); a backfilled past date (rebuilt, nothing sent).
@@ -33,7 +34,7 @@ def county(engine, tmp_path_factory):
     from zxt.core.settings import get_settings, reset_settings
     from zxt.orchestration import airflow_env
     from zxt.transform import dbt_runner as dbt_cli
-    from zxt_sandbox import bank_keys, sftp_server, synth
+    from zxt_sandbox import bank_keys, sftp_server, synth, wechat_gateway
     from zxt_sandbox import sms_gateway as simulator
     from zxt_sandbox.demo import bank_codes
 
@@ -41,12 +42,13 @@ def county(engine, tmp_path_factory):
     shutil.rmtree(get_settings().paths.sftp_dir / "root", ignore_errors=True)  # bank inboxes of earlier runs
     landing = tmp_path_factory.mktemp("landing")
     work = tmp_path_factory.mktemp("e2e")
-    sms_port, sftp_port = free_port(), free_port()
+    sms_port, sftp_port, wechat_port = free_port(), free_port(), free_port()
     env = {
         "ZXT_LANDING_DIR": str(landing),
         "ZXT_ARCHIVE_DIR": str(work / "archive"),
         "ZXT_TODAY": (AS_OF + timedelta(days=1)).isoformat(),
         "ZXT_SMS_ENDPOINT": f"http://127.0.0.1:{sms_port}/",
+        "ZXT_WECHAT_ENDPOINT": f"http://127.0.0.1:{wechat_port}",
         "ZXT_SFTP_PORT": str(sftp_port),
         "ZXT_SFTP_KNOWN_HOSTS": str(work / "known_hosts"),
         "ZXT_GNUPG_HOME": str(work / "gnupg"),
@@ -65,6 +67,9 @@ def county(engine, tmp_path_factory):
     sms = simulator.SimulatorHandle.start(
         simulator.default_config(settings), "127.0.0.1", sms_port, record=work / "sms.jsonl"
     )
+    wechat = wechat_gateway.WeChatHandle.start(
+        wechat_gateway.default_config(settings), "127.0.0.1", wechat_port
+    )
     dbt_cli.parse(settings)
     airflow_env.ensure_db(settings)
 
@@ -80,8 +85,16 @@ def county(engine, tmp_path_factory):
         )
         return out
 
-    yield {"settings": settings, "sms": sms, "summary": summary, "dag_test": dag_test, "engine": engine}
+    yield {
+        "settings": settings,
+        "sms": sms,
+        "wechat": wechat,
+        "summary": summary,
+        "dag_test": dag_test,
+        "engine": engine,
+    }
     sms.close()
+    wechat.close()
     sftp.stop()
     zgpg.shutdown_agent(settings)
     for k, v in saved.items():
@@ -184,18 +197,30 @@ def test_marts_are_built_gated_and_published(first_run):
 
 
 def test_reminders_sent_once_to_consenting_numbers_without_finance_wording(first_run):
-    engine, sms = first_run["engine"], first_run["sms"]
-    staged = scalar(engine, "select count(*) from delivery.outbox where as_of_date = :d", d=AS_OF)
-    expected = scalar(
-        engine,
-        """select count(*) from marts.credit_warning where as_of_date = :d and sms_reachable
-           and (warning_type = 'filing_due_soon' or days_late <= 90)""",
-        d=AS_OF,
+    engine, sms, wechat = first_run["engine"], first_run["sms"], first_run["wechat"]
+    staged = dict(
+        q(engine, "select channel, count(*) from delivery.outbox where as_of_date = :d group by 1", d=AS_OF)
     )
-    assert staged == expected > 0
+    # One channel per reminder: WeChat for followers of the official account, SMS otherwise.
+    expected = dict(
+        q(
+            engine,
+            """select case when c.wechat_reachable then 'wechat' else 'sms' end, count(*)
+               from marts.credit_warning w join int.int_contacts__reachable c using (uscc)
+               where w.as_of_date = :d and (w.warning_type = 'filing_due_soon' or w.days_late <= 90)
+                 and (c.wechat_reachable or (w.sms_reachable and zxt.is_mobile(w.contact_mobile)))
+               group by 1""",
+            d=AS_OF,
+        )
+    )
+    assert staged == expected and staged["sms"] > 0 and staged["wechat"] > 0
+    submitted = dict(
+        q(engine, "select channel, count(*) from delivery.outbox where status = 'submitted' group by 1")
+    )
+    assert len(wechat.messages()) == submitted["wechat"] > 0
+    assert all(len(v) <= 20 and "\n" not in v for m in wechat.messages() for v in m["values"].values())
     messages = sms.messages()
-    submitted = scalar(engine, "select count(*) from delivery.outbox where status = 'submitted'")
-    assert len(messages) == submitted > 0
+    assert len(messages) == submitted["sms"] > 0
     opted_out = {
         m
         for (m,) in q(
@@ -255,12 +280,12 @@ def test_bank_file_is_encrypted_complete_and_only_for_authorised_enterprises(fir
 def test_rerun_of_the_same_date_sends_nothing_new(first_run):
     settings, engine, sms = first_run["settings"], first_run["engine"], first_run["sms"]
     outbox_before = scalar(engine, "select count(*) from delivery.outbox")
-    messages_before = len(sms.messages())
+    messages_before = len(sms.messages()) + len(first_run["wechat"].messages())
     files_before = inbox(settings, "GSRCB")
     first_run["dag_test"]("zxt_nightly", AS_OF.isoformat())
     first_run["dag_test"]("zxt_outreach_relay", f"{AS_OF + timedelta(days=1)}T03:00:00+00:00")
     assert scalar(engine, "select count(*) from delivery.outbox") == outbox_before
-    assert len(sms.messages()) == messages_before
+    assert len(sms.messages()) + len(first_run["wechat"].messages()) == messages_before
     assert inbox(settings, "GSRCB") == files_before
     assert scalar(engine, "select count(*) from delivery.bank_ledger") == 1
 
@@ -268,14 +293,14 @@ def test_rerun_of_the_same_date_sends_nothing_new(first_run):
 def test_backfilled_past_date_rebuilds_data_and_sends_nothing(first_run):
     settings, engine, sms = first_run["settings"], first_run["engine"], first_run["sms"]
     past = AS_OF - timedelta(days=1)
-    messages_before = len(sms.messages())
+    messages_before = len(sms.messages()) + len(first_run["wechat"].messages())
     files_before = inbox(settings, "GSRCB")
     first_run["dag_test"]("zxt_nightly", past.isoformat())
     assert scalar(engine, "select count(*) from marts.credit_warning where as_of_date = :d", d=past) > 0
     assert scalar(engine, "select count(*) from delivery.outbox where as_of_date = :d", d=past) == 0
     assert scalar(engine, "select count(*) from delivery.bank_ledger where business_date = :d", d=past) == 0
     first_run["dag_test"]("zxt_outreach_relay", f"{AS_OF + timedelta(days=1)}T04:00:00+00:00")
-    assert len(sms.messages()) == messages_before
+    assert len(sms.messages()) + len(first_run["wechat"].messages()) == messages_before
     assert inbox(settings, "GSRCB") == files_before
     # No look-ahead: returns filed on AS_OF are still open warnings in the partition of the day before.
     filed_later = scalar(

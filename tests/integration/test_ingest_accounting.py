@@ -193,3 +193,19 @@ def test_contract_bounds_are_checked_when_contracts_load(tmp_path):
     )
     with pytest.raises(ValueError, match="neither YYYY-MM-DD nor drop"):
         contracts.load_contracts.__wrapped__(tmp_path)
+
+
+def test_a_contract_may_declare_when_its_drop_is_due(tmp_path):
+    """expected_by in a landing contract wins over expectations/sources.yml for that dataset."""
+    import dataclasses
+    from datetime import time
+
+    from zxt.core.settings import get_settings
+    from zxt.ingest.source_policy import policy_for
+
+    policy_file = get_settings().paths.expectations_dir / "sources.yml"
+    ds = contracts.get("hr/insured_staff")
+    assert policy_for(ds, policy_file).expected_by == time(1, 0)  # the policy file's default
+    declared = dataclasses.replace(ds, expected_by="06:30")
+    deadline = policy_for(declared, policy_file).deadline(date(2026, 11, 12))
+    assert (deadline.date(), deadline.time()) == (date(2026, 11, 13), time(6, 30))

@@ -279,3 +279,89 @@ def test_a_few_bad_values_in_a_required_column_are_row_rejects_not_drift(landing
     [r] = ingest()
     assert (r["status"], r["rows_loaded"], r["rows_rejected"]) == ("loaded", 11, 1)
     assert rejects(engine) == [(5, "date", "period_start")]
+
+
+def _workbook(path: Path) -> None:
+    """A department's spreadsheet as they come: an instructions sheet, a merged title row, a
+    two-level header (group cells across columns, labels spanning both rows), Chinese headers, a
+    blank spacer row, and a second sheet with its columns in another order."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    notes = wb.active
+    notes.title = "填表说明"
+    notes["A1"] = "请按模板填写，勿改表头"
+    ws = wb.create_sheet("2026年认定")
+    ws["A1"] = "2026年广水市专精特新中小企业认定名单"
+    ws.merge_cells("A1:F1")
+    for col, label in zip("ABF", ["统一社会信用代码", "企业名称", "有效期至"], strict=True):
+        ws[f"{col}2"] = label
+        ws.merge_cells(f"{col}2:{col}3")
+    ws["C2"] = "认定信息"
+    ws.merge_cells("C2:E2")
+    for col, label in zip("CDE", ["认定类型", "认定级别（省/国家）", "认定日期"], strict=True):
+        ws[f"{col}3"] = label
+    ws.append(
+        [A, "广水市风机制造有限公司", "specialised_sme", "provincial", date(2026, 3, 1), date(2029, 2, 28)]
+    )
+    ws.append([])
+    ws.append(
+        [
+            A[:17] + ("0" if A[17] != "0" else "1"),
+            "坏码公司",
+            "innovative_sme",
+            "provincial",
+            date(2026, 3, 1),
+            None,
+        ]
+    )
+    ws.append([B, "广水市泵阀有限公司", "innovative_sme", "provincial", date(2026, 4, 2), date(2029, 4, 1)])
+    older = wb.create_sheet("2025年认定")
+    older.append(["企业名称", "统一社会信用代码", "认定日期", "认定类型", "认定级别", "有效期至", "备注"])
+    older.append(
+        ["广水市铸造有限公司", C, date(2025, 6, 1), "little_giant", "national", date(2028, 5, 31), "复核"]
+    )
+    wb.save(path)
+
+
+def test_an_xlsx_with_merged_headers_and_several_sheets_loads_through_the_same_checks(landing, engine):
+    folder = landing / "industry/designations" / DAY
+    folder.mkdir(parents=True)
+    _workbook(folder / "专精特新名单.xlsx")
+    [r] = ingest()
+    assert (r["status"], r["rows_read"], r["rows_loaded"], r["rows_rejected"]) == ("loaded", 4, 3, 1)
+    assert r["drift"] == {"added": ["备注"]}  # the second sheet's extra column is kept, not lost
+    got = q(
+        engine,
+        "select uscc, designation, level, granted_date, expires_date from raw.industry__designations order by uscc",
+    )
+    assert got == sorted(
+        [
+            (A, "specialised_sme", "provincial", date(2026, 3, 1), date(2029, 2, 28)),
+            (B, "innovative_sme", "provincial", date(2026, 4, 2), date(2029, 4, 1)),
+            (C, "little_giant", "national", date(2025, 6, 1), date(2028, 5, 31)),
+        ]
+    )
+    [(rule, column, reason)] = q(engine, "select rule, column_name, reason from raw.rejects")
+    assert (rule, column) == ("uscc", "uscc") and reason.startswith("sheet 2026年认定 row 6: ")
+    accounted(engine)
+
+
+def test_an_xlsx_without_the_contract_header_or_not_a_workbook_is_quarantined(landing, engine):
+    import openpyxl
+
+    folder = landing / "industry/designations" / DAY
+    folder.mkdir(parents=True)
+    wb = openpyxl.Workbook()
+    wb.active.append(["名称", "日期"])
+    wb.save(folder / "wrong.xlsx")
+    (folder / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
+    by_name = {Path(r["source_file"]).name: r for r in ingest()}
+    assert (
+        by_name["wrong.xlsx"]["status"] == "quarantined"
+        and "no sheet has the columns" in by_name["wrong.xlsx"]["reason"]
+    )
+    assert by_name["broken.xlsx"]["status"] == "quarantined" and by_name["broken.xlsx"]["reason"].startswith(
+        "xlsx:"
+    )
+    accounted(engine)

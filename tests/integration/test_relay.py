@@ -59,9 +59,12 @@ def county(engine, tmp_path_factory):
     return engine
 
 
-def restage(engine, limit_to: int | None = None, one_per_number: bool = False) -> list[dict]:
+def restage(
+    engine, limit_to: int | None = None, one_per_number: bool = False, sms_only: bool = True
+) -> list[dict]:
     """An empty delivery state, then the real staging path; optionally keep one row per number (a
-    shared accountant's number would hit the daily cap) and only the first N rows."""
+    shared accountant's number would hit the daily cap) and only the first N rows. These tests
+    exercise the relay on SMS: followers' WeChat rows are dropped unless ``sms_only`` is off."""
     from zxt.delivery import outbox
 
     with engine.begin() as conn:
@@ -74,6 +77,8 @@ def restage(engine, limit_to: int | None = None, one_per_number: bool = False) -
         conn.execute(sa.text("delete from raw.contact__consents where _source_file = 'test'"))
     outbox.stage_reminders(AS_OF)
     with engine.begin() as conn:
+        if sms_only:
+            conn.execute(sa.text("delete from delivery.outbox where channel <> 'sms'"))
         if one_per_number:
             conn.execute(
                 sa.text(
@@ -146,7 +151,7 @@ def simulator(county):
 def test_staging_upserts_the_mart_once_with_windows_and_trimmed_parameters(county):
     from zxt.delivery import outbox
 
-    rows = restage(county)
+    rows = restage(county, sms_only=False)
     with county.connect() as conn:
         candidates = conn.execute(
             sa.text("select count(*) from marts.reminder_candidates where as_of_date = :d"), {"d": AS_OF}
@@ -158,7 +163,7 @@ def test_staging_upserts_the_mart_once_with_windows_and_trimmed_parameters(count
     # A rerun of the date stages nothing new (idempotency key).
     assert outbox.stage_reminders(AS_OF).staged == 0
     for r in rows:
-        assert r["channel"] == "sms" and r["status"] == "queued"
+        assert r["channel"] in ("sms", "wechat") and r["status"] == "queued"
         assert r["valid_from"] == datetime(2026, 11, 13, 8, 0, tzinfo=BUREAU_TZ)
         # Due soon: until 21:00 on the deadline (within the 7-day horizon); overdue: three days at most.
         last_day = AS_OF + timedelta(days=7 if r["reminder_type"] == "filing_due_soon" else 3)
@@ -167,6 +172,7 @@ def test_staging_upserts_the_mart_once_with_windows_and_trimmed_parameters(count
         assert len(r["template_params"]) == params[r["template_code"]]  # trimmed to the template
         assert len(r["template_params"][0]) <= 20  # the name is cut to 20 characters
     assert {r["template_code"] for r in rows} >= {"FILING_DUE_SOON", "FILING_OVERDUE"}
+    assert {r["channel"] for r in rows} == {"sms", "wechat"}  # followers of the account by WeChat
 
 
 def test_suppressed_and_opted_out_numbers_are_not_staged(county):
@@ -408,9 +414,9 @@ def test_the_rate_window_never_admits_more_than_the_limit_across_workers(county)
     def worker():
         with county.connect() as conn:
             for _ in range(6):
-                start = limits.take_rate(conn, "sms", 2, per_second=5)
+                grant = limits.take_rate(conn, "sms", 2, per_second=5)
                 with lock:
-                    windows.append(start)
+                    windows.append(grant.window_start)
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for t in threads:

@@ -161,3 +161,24 @@ def test_compose_publishes_ports_on_localhost_unless_configured():
         for port in service.get("ports") or []:
             host = str(port).rsplit(":", 2)[0]
             assert host in ("127.0.0.1", "${ZXT_BIND_ADDRESS:-127.0.0.1}"), f"{name} publishes {port}"
+
+
+@pytest.mark.parametrize(
+    ("configured", "missing"),
+    [
+        ({"ZXT_WECHAT_ENDPOINT": "https://api.weixin.qq.com"}, "ZXT_WECHAT_APP_SECRET"),
+        ({"ZXT_WECHAT_ENDPOINT": "https://api.weixin.qq.com"}, "ZXT_WECHAT_CALLBACK_TOKEN"),
+        ({"ZXT_PLATFORM_URL": "https://credit.example.gov.cn/api"}, "ZXT_PLATFORM_CLIENT_SECRET"),
+    ],
+)
+def test_an_optional_counterpart_once_configured_needs_its_secret(production, configured, missing):
+    for name in ("ZXT_WECHAT_APP_SECRET", "ZXT_WECHAT_CALLBACK_TOKEN", "ZXT_PLATFORM_CLIENT_SECRET"):
+        production.delenv(name, raising=False)
+    production.delenv("ZXT_WECHAT_ENDPOINT", raising=False)
+    production.delenv("ZXT_PLATFORM_URL", raising=False)
+    s = Settings()  # not configured: not required, and no simulator secret stands in
+    assert (s.wechat.endpoint, s.wechat.app_secret, s.platform.client_secret) == ("", "", "")
+    for name, value in configured.items():
+        production.setenv(name, value)
+    with pytest.raises(ConfigError, match=missing):
+        Settings()

@@ -105,5 +105,51 @@ def affected(
     console.print(f"as_of dates to rebuild: {', '.join(rep['as_of_dates']) or 'none'}")
 
 
+@app.command()
+def pull(
+    source: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Landing dataset (hr/insured_staff) or platform name (hr.insured_staff); default: all."
+        ),
+    ] = None,
+    date_: DateOpt = "",
+) -> None:
+    """Pull external sources for a business date from the credit-sharing platform into the landing zone."""
+    from zxt.core.settings import get_settings
+    from zxt.ingest import contracts
+    from zxt.ingest import pull as pull_mod
+    from zxt.ingest.platform_client import PullFailed
+
+    if not date_:
+        raise typer.BadParameter("give the business date: --date YYYY-MM-DD")
+    if not get_settings().platform.url:
+        console.print("[red]ZXT_PLATFORM_URL is not set[/red]: no platform to pull from")
+        raise typer.Exit(2)
+    by_pull = {ds.pull: name for name, ds in contracts.load_contracts().items() if ds.pull}
+    names = [by_pull.get(s, s) for s in source] if source else pull_mod.pullable()
+    failed = 0
+    for name in names:
+        try:
+            r = pull_mod.pull(name, parse_date(date_))
+        except PullFailed as exc:
+            failed += 1
+            console.print(f"[red]{name}: pull failed[/red]: {exc}", highlight=False)
+            continue
+        drift = (
+            f"; schema change: added {r.columns_added}, missing {r.columns_missing}"
+            if r.columns_added or r.columns_missing
+            else ""
+        )
+        console.print(
+            f"{r.file}: {r.records:,} record(s), {'new' if r.changed else 'unchanged'}; "
+            f"{r.stats['pages']} page(s), {r.stats['duplicates']} duplicate(s), {r.stats['retries']} retry(ies), "
+            f"{r.stats['rate_limited']} rate limit(s), {r.stats['restarts']} restart(s){drift}",
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="ingest")

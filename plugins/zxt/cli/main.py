@@ -13,11 +13,11 @@ from typing import Annotated
 
 import typer
 
-from zxt.cli import delivery, ingest, ops, orchestration, quality, transform, warehouse
+from zxt.cli import delivery, feedback, ingest, ops, orchestration, quality, transform, warehouse
 
 app = typer.Typer(help="增信通 (ZengXinTong) — nightly taxpayer-credit pipeline.", no_args_is_help=True)
 app.add_typer(warehouse.app, name="warehouse")
-for group in (ingest, transform, quality, delivery, orchestration, ops):
+for group in (ingest, transform, quality, delivery, feedback, orchestration, ops):
     group.register(app)
 
 

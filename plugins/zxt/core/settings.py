@@ -1,8 +1,9 @@
 """All configuration in one typed place, read from ``ZXT_*`` environment variables, in sections.
 
 ``settings.paths`` (files), ``.warehouse``, ``.clock`` (the bureau's clock), ``.pipeline`` (nightly
-run), ``.quality`` (gates), ``.sms``, ``.delivery`` (send rules) and ``.bank`` (SFTP drops), ``.airflow`` (the local
-Airflow of ``zxt airflow up``) and ``.alerts`` (failure alerts). Importing this module does
+run), ``.quality`` (gates), ``.sms``, ``.wechat``, ``.feedback`` (receipts, replies), ``.delivery`` (send
+rules) and ``.bank`` (SFTP drops), ``.airflow`` (the local Airflow of ``zxt airflow up``) and ``.alerts``
+(failure alerts). Importing this module does
 no I/O, so DAG files may import it at parse time.
 
 ``ZXT_MODE`` is ``demo`` (the default of a checkout), ``test`` or ``production`` (what the image and
@@ -277,6 +278,42 @@ class SmsSettings:
 
 
 @dataclass(frozen=True)
+class WeChatSettings:
+    """WeChat official account template messages (``message/template/send``)."""
+
+    # Base URL of the API (https://api.weixin.qq.com in production).
+    # The simulator in demo and test mode; production: set it to use the WeChat channel.
+    endpoint: str = field(default_factory=lambda: _secret("ZXT_WECHAT_ENDPOINT", "http://127.0.0.1:18081"))
+    app_id: str = field(default_factory=lambda: _env("ZXT_WECHAT_APP_ID", "wx5a1c0ffee0zxt001"))
+    app_secret: str = field(
+        default_factory=lambda: _secret("ZXT_WECHAT_APP_SECRET", "zxt-local-wechat-simulator-secret")
+    )
+    timeout_s: float = field(default_factory=lambda: _env_float("ZXT_WECHAT_TIMEOUT_S", 10.0))
+    # The token configured on the account's server settings: it signs the events WeChat pushes.
+    callback_token: str = field(
+        default_factory=lambda: _secret("ZXT_WECHAT_CALLBACK_TOKEN", "zxt-local-callback")
+    )
+
+
+@dataclass(frozen=True)
+class FeedbackSettings:
+    """Receipts and replies: where our callback receiver listens; how much one pull takes."""
+
+    callback_host: str = field(default_factory=lambda: _env("ZXT_FEEDBACK_HOST", "127.0.0.1"))
+    callback_port: int = field(default_factory=lambda: _env_int("ZXT_FEEDBACK_PORT", 18082))
+    # PullSmsSendStatus / PullSmsReplyStatus return at most 100 items per call.
+    pull_limit: int = field(default_factory=lambda: _env_int("ZXT_FEEDBACK_PULL_LIMIT", 100))
+    # Stop pulling after this many calls in one run (the next run continues).
+    max_pull_calls: int = field(default_factory=lambda: _env_int("ZXT_FEEDBACK_MAX_PULL_CALLS", 200))
+    # Delivery rates are recomputed for business dates this many days back.
+    rate_days: int = field(default_factory=lambda: _env_int("ZXT_FEEDBACK_RATE_DAYS", 7))
+
+    @property
+    def callback_base_url(self) -> str:
+        return f"http://{self.callback_host}:{self.callback_port}"
+
+
+@dataclass(frozen=True)
 class DeliverySettings:
     """When taxpayers may be messaged (Asia/Shanghai hours) and how the relay retries and leases.
     Channels may set their own per-recipient and per-second limits (e.g. ``SmsSettings``)."""
@@ -291,7 +328,7 @@ class DeliverySettings:
     # Rows one worker claims at a time, and provider requests it keeps in flight at once (marked
     # sending together just before they leave, answers recorded together).
     claim_size: int = field(default_factory=lambda: _env_int("ZXT_DELIVERY_CLAIM_SIZE", 1000))
-    requests_in_flight: int = field(default_factory=lambda: _env_int("ZXT_DELIVERY_REQUESTS_IN_FLIGHT", 4))
+    requests_in_flight: int = field(default_factory=lambda: _env_int("ZXT_DELIVERY_REQUESTS_IN_FLIGHT", 8))
     # Circuit breaker: after this many requests in a row that never reached a provider, pause the
     # channel for breaker_pause_s (doubling, up to breaker_max_pause_s) and then try one request.
     breaker_threshold: int = field(default_factory=lambda: _env_int("ZXT_DELIVERY_BREAKER_THRESHOLD", 3))
@@ -333,6 +370,29 @@ class BankSettings:
                 f"ZXT_BANK_CIPHER_{bank_code.upper()}={value!r}: use gpg or none (SM2/SM4 not built yet)"
             )
         return value
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    """The city credit-sharing platform's API (信用信息共享平台): external departments' datasets."""
+
+    # Empty: no platform configured (pulls are skipped and the source gate reports the drops missing).
+    url: str = field(default_factory=lambda: _env("ZXT_PLATFORM_URL", ""))
+    client_id: str = field(default_factory=lambda: _env("ZXT_PLATFORM_CLIENT_ID", "zxt-guangshui"))
+    client_secret: str = field(
+        default_factory=lambda: _secret("ZXT_PLATFORM_CLIENT_SECRET", "zxt-platform-local-secret")
+    )
+    page_size: int = field(default_factory=lambda: _env_int("ZXT_PLATFORM_PAGE_SIZE", 2000))
+    timeout_s: float = field(default_factory=lambda: _env_float("ZXT_PLATFORM_TIMEOUT_S", 30.0))
+    # 5xx, timeouts and refused connections: attempts per request, backing off from backoff_s
+    # (doubling, at most max_backoff_s) between them.
+    max_attempts: int = field(default_factory=lambda: _env_int("ZXT_PLATFORM_MAX_ATTEMPTS", 6))
+    backoff_s: float = field(default_factory=lambda: _env_float("ZXT_PLATFORM_BACKOFF_S", 1.0))
+    max_backoff_s: float = field(default_factory=lambda: _env_float("ZXT_PLATFORM_MAX_BACKOFF_S", 60.0))
+    # 429: wait as long as Retry-After says (capped), this many times per pull.
+    max_rate_limited: int = field(default_factory=lambda: _env_int("ZXT_PLATFORM_MAX_RATE_LIMITED", 30))
+    # An expired cursor restarts the pull from the first page, at most this many times.
+    max_restarts: int = field(default_factory=lambda: _env_int("ZXT_PLATFORM_MAX_RESTARTS", 3))
 
 
 @dataclass(frozen=True)
@@ -386,8 +446,11 @@ class Settings:
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     quality: QualitySettings = field(default_factory=QualitySettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
+    wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    feedback: FeedbackSettings = field(default_factory=FeedbackSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     bank: BankSettings = field(default_factory=BankSettings)
+    platform: PlatformSettings = field(default_factory=PlatformSettings)
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
@@ -418,6 +481,16 @@ class Settings:
             ):
                 if not value:
                     out.append(f"{variable} is not set")
+            # Optional counterparts: once configured, their credentials are required too.
+            if self.wechat.endpoint:
+                for variable, value in (
+                    ("ZXT_WECHAT_APP_SECRET", self.wechat.app_secret),
+                    ("ZXT_WECHAT_CALLBACK_TOKEN", self.wechat.callback_token),
+                ):
+                    if not value:
+                        out.append(f"{variable} is not set (ZXT_WECHAT_ENDPOINT is)")
+            if self.platform.url and not self.platform.client_secret:
+                out.append("ZXT_PLATFORM_CLIENT_SECRET is not set (ZXT_PLATFORM_URL is)")
         elif self.sms.secret_key == SIMULATOR_SMS_SECRET_KEY and not _loopback(self.sms.endpoint):
             out.append(
                 f"ZXT_SMS_ENDPOINT {self.sms.endpoint} is not on this machine but the SMS credentials are the "

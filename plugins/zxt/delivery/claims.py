@@ -8,14 +8,15 @@ record answers, give rows back.
              rescheduled, paused                 queued past valid_until ─▶ expired
 
 Only the worker holding a row's lease may mark or record it; a row is ``sending`` only while its
-own request may be in flight, so a crash turns exactly those rows ``unknown``. Every statement that
-changes delivery state runs in a transaction with ``synchronous_commit = on`` (the embedded
-warehouse defaults to off for loading speed): an accepted send is on disk before the next one.
+own request may be in flight, so a crash turns exactly those rows ``unknown``. A worker's connection
+(``worker_session``) runs with ``synchronous_commit = on`` (the embedded warehouse defaults to off
+for loading speed): an accepted send is on disk before the next request leaves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +24,10 @@ import sqlalchemy as sa
 
 from zxt.core import failpoints
 
-DURABLE = "set local synchronous_commit = on"
+# Session settings of a relay worker's connection, reset when it goes back to the pool. psycopg
+# prepares a statement after five runs, and PostgreSQL's generic plan for the array joins below
+# guesses their size and scans the whole outbox: plan each run for its arrays.
+SESSION = {"synchronous_commit": "on", "plan_cache_mode": "force_custom_plan"}
 
 EXPIRE_SQL = """
 update delivery.outbox set status = 'expired', lease_owner = null, lease_until = null, updated_at = now()
@@ -123,6 +127,26 @@ where o.outbox_id = v.id and o.lease_owner = :worker and o.status = 'queued'
 """
 
 
+@contextmanager
+def worker_session(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection whose every commit is durable, for one relay worker."""
+    with engine.connect() as conn:
+        for name, value in SESSION.items():
+            conn.execute(sa.text(f"set {name} = {value}"))
+        conn.commit()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            try:
+                for name in SESSION:
+                    conn.execute(sa.text(f"reset {name}"))
+                conn.commit()
+            except sa.exc.DBAPIError:  # the server is gone: the pool discards the connection
+                conn.invalidate()
+
+
 @dataclass(frozen=True)
 class Recorded:
     """The new state of one row after its request's answer."""
@@ -141,7 +165,6 @@ class Recorded:
 
 def expire_and_sweep(conn: sa.Connection, now: datetime) -> tuple[int, int]:
     with conn.begin():
-        conn.execute(sa.text(DURABLE))
         expired = conn.execute(sa.text(EXPIRE_SQL), {"now": now}).rowcount
         interrupted = conn.execute(sa.text(SWEEP_SQL)).rowcount
     return expired, interrupted
@@ -149,7 +172,6 @@ def expire_and_sweep(conn: sa.Connection, now: datetime) -> tuple[int, int]:
 
 def claim(conn: sa.Connection, worker: str, now: datetime, limit: int, lease_s: float) -> list[sa.RowMapping]:
     with conn.begin():
-        conn.execute(sa.text(DURABLE))
         return list(
             conn.execute(
                 sa.text(CLAIM_SQL), {"worker": worker, "now": now, "limit": limit, "lease_s": lease_s}
@@ -188,7 +210,6 @@ def requeue(
 def release(conn: sa.Connection, worker: str) -> None:
     """Give back every queued row this worker still leases (the end of a run, or an error)."""
     with conn.begin():
-        conn.execute(sa.text(DURABLE))
         conn.execute(sa.text(RELEASE_SQL), {"worker": worker})
 
 

@@ -20,8 +20,6 @@ from zxt.core.settings import BUREAU_TZ, Settings
 
 ENSURE_STATE = "insert into delivery.channel_state (channel) values (:ch) on conflict do nothing"
 
-PAUSED_UNTIL = "select paused_until, pause_reason from delivery.channel_state where channel = :ch"
-
 # A fresh second always admits the request (even one larger than the limit, or it would never go).
 RATE_SQL = """
 with t as (select date_trunc('second', clock_timestamp()) as s)
@@ -30,7 +28,7 @@ set window_used = case when c.window_start = t.s then c.window_used + :n else :n
     window_start = t.s
 from t
 where c.channel = :ch and (c.window_start is distinct from t.s or c.window_used + :n <= :limit)
-returning c.window_start
+returning c.window_start, c.paused_until
 """
 
 RESERVE_SQL = """
@@ -83,22 +81,22 @@ def ensure_state(conn: sa.Connection, channel: str) -> None:
     conn.execute(sa.text(ENSURE_STATE), {"ch": channel})
 
 
-def paused_until(conn: sa.Connection, channel: str, now: datetime) -> datetime | None:
-    """When a paused channel may send again; None when it may send now."""
-    row = conn.execute(sa.text(PAUSED_UNTIL), {"ch": channel}).first()
-    if row is None or row.paused_until is None or row.paused_until <= now:
-        return None
-    return row.paused_until
+@dataclass(frozen=True)
+class RateGrant:
+    window_start: datetime  # the second the messages were counted in
+    paused_until: datetime | None  # the channel's pause, if any (another worker may have set it)
+
+    def paused(self, now: datetime) -> datetime | None:
+        return self.paused_until if self.paused_until is not None and self.paused_until > now else None
 
 
-def take_rate(conn: sa.Connection, channel: str, n: int, per_second: int) -> datetime:
-    """Wait until ``n`` messages fit into the channel's current second, across all workers; the
-    second they were counted in."""
+def take_rate(conn: sa.Connection, channel: str, n: int, per_second: int) -> RateGrant:
+    """Wait until ``n`` messages fit into the channel's current second, across all workers."""
     while True:
-        granted = conn.execute(sa.text(RATE_SQL), {"ch": channel, "n": n, "limit": per_second}).scalar()
+        granted = conn.execute(sa.text(RATE_SQL), {"ch": channel, "n": n, "limit": per_second}).first()
         conn.commit()
         if granted is not None:
-            return granted
+            return RateGrant(granted.window_start, granted.paused_until)
         time.sleep(max(0.001, 1.0 - (time.time() % 1.0)))
 
 

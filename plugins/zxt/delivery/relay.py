@@ -123,7 +123,7 @@ def run_relay(
     limit = limit if limit is not None else 1_000_000
     engine = warehouse.engine(settings, role="delivery")
     migrate.ensure_current(engine)
-    with engine.connect() as conn:
+    with claims.worker_session(engine) as conn:
         stats.expired, interrupted = claims.expire_and_sweep(conn, now)
         stats.outcomes["interrupted"] += interrupted
         if not stats.in_window:
@@ -223,7 +223,6 @@ class _Worker:
         """Settle rows that must not be sent after all; the rest go on."""
         ids = [r["outbox_id"] for r in rows]
         self.conn.begin()
-        self.conn.execute(sa.text(claims.DURABLE))
         opted_out = set(
             self.conn.execute(
                 sa.text(OPTED_OUT_SQL),
@@ -295,7 +294,6 @@ class _Worker:
                 params = channel.sanitise(r["template_params"])
             except (TypeError, ValueError) as exc:  # unusable parameters: nothing was sent
                 with self.conn.begin():
-                    self.conn.execute(sa.text(claims.DURABLE))
                     claims.finish(
                         self.conn, self.stats.worker, [(r["outbox_id"], "failed", "ZXT.BadParams", str(exc))]
                     )
@@ -309,19 +307,21 @@ class _Worker:
         requests = channel.batches(messages)
         in_flight = max(1, self.settings.delivery.requests_in_flight)
         while requests:
-            paused = limits.paused_until(self.conn, channel.name, now)
-            self.conn.rollback()
+            group, rest = _disjoint_group(requests, in_flight)
+            grant = limits.take_rate(
+                self.conn, channel.name, sum(len(b) for b in group), channel.max_per_second
+            )
+            paused = grant.paused(now)
             if paused is not None:
                 # Another worker (or our last answer) paused the channel: give the rest back.
                 left = [m.outbox_id for group in requests for m in group]
                 with self.conn.begin():
-                    self.conn.execute(sa.text(claims.DURABLE))
                     claims.requeue(
                         self.conn, self.stats.worker, left, paused, "ZXT.ChannelPaused", "channel paused"
                     )
                 self.stats.outcomes["requeued_paused"] += len(left)
                 return
-            group, requests = _disjoint_group(requests, in_flight)
+            requests = rest
             self._send_group(channel, group, by_id, now)
 
     def _send_group(
@@ -330,9 +330,7 @@ class _Worker:
         d = self.settings.delivery
         worker = self.stats.worker
         day = limits.bureau_day(now)
-        limits.take_rate(self.conn, channel.name, sum(len(b) for b in group), channel.max_per_second)
         with self.conn.begin():
-            self.conn.execute(sa.text(claims.DURABLE))
             ids = [m.outbox_id for b in group for m in b]
             marked = claims.mark_sending(self.conn, worker, ids, now, d.lease_s)
             recipients = [m.recipient for b in group for m in b if m.outbox_id in marked]
@@ -378,7 +376,6 @@ class _Worker:
                 if not rec.maybe_sent:
                     give_back.append(m.recipient)
         with self.conn.begin():
-            self.conn.execute(sa.text(claims.DURABLE))
             limits.give_back(self.conn, channel.name, give_back, day)
             paused = limits.record_health(self.conn, channel.name, tally.result(), now, self.settings)
             claims.record(self.conn, worker, channel.name, recorded, suppress, now)

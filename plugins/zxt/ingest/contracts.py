@@ -46,6 +46,7 @@ class Column:
     min: str | None = None
     max: str | None = None
     max_length: int = DEFAULT_MAX_LENGTH
+    aliases: tuple[str, ...] = ()  # other header texts meaning this column (XLSX from departments)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Dataset:
     key: tuple[str, ...]
     columns: tuple[Column, ...]
     expected_by: str | None = None  # HH:MM on the day after the business date; else expectations/sources.yml
+    pull: str | None = None  # the credit-sharing platform's dataset name, for sources pulled from its API
 
     @property
     def system(self) -> str:
@@ -101,6 +103,7 @@ def _read(path: Path) -> list[Dataset]:
                 min=None if c.get("min") is None else str(c["min"]),
                 max=None if c.get("max") is None else str(c["max"]),
                 max_length=int(c.get("max_length", DEFAULT_MAX_LENGTH)),
+                aliases=tuple(c.get("aliases", ())),
             )
             for c in spec["columns"]
         )
@@ -112,6 +115,7 @@ def _read(path: Path) -> list[Dataset]:
             key=tuple(spec["key"]),
             columns=cols,
             expected_by=None if spec.get("expected_by") is None else str(spec["expected_by"]),
+            pull=spec.get("pull"),
         )
         _check(ds, path)
         out.append(ds)

@@ -12,6 +12,7 @@ unchanged file is skipped. Originals are archived under their SHA-256.
 from __future__ import annotations
 
 import logging
+import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -21,7 +22,7 @@ import psycopg
 import sqlalchemy as sa
 
 from zxt.core.settings import Settings, get_settings
-from zxt.ingest import archive, contracts, csv_reader, prescan, validate
+from zxt.ingest import archive, contracts, csv_reader, prescan, validate, xlsx_reader
 from zxt.ingest.contracts import Dataset
 from zxt.ingest.discovery import Drop, Refusal, discover, outside, survey
 from zxt.ingest.refusal import FileRefused
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Drop", "FileResult", "discover", "ingest_drop", "ingest_until", "plan"]
 # The warehouse itself failing is not the file's fault: let the task retry.
 INFRASTRUCTURE = (psycopg.OperationalError, psycopg.InterfaceError)
+LANDING_SUFFIXES = {".csv", ".xlsx"}
 
 
 @dataclass
@@ -84,12 +86,15 @@ def _record_refusals(conn: sa.Connection, refused: list[Refusal]) -> None:
         )
 
 
-def ingest_drop(drop: Drop, settings: Settings | None = None) -> list[FileResult]:
-    """Load one drop in one transaction. Never raises for what a file contains."""
+def ingest_drop(
+    drop: Drop, settings: Settings | None = None, dataset: Dataset | None = None
+) -> list[FileResult]:
+    """Load one drop in one transaction. Never raises for what a file contains. ``dataset``
+    overrides the drop's contract (benchmarks: the same file under another declared encoding)."""
     settings = settings or get_settings()
     engine = warehouse.engine(settings, role="loader")
     migrate.ensure_current(engine)
-    ds = contracts.get(drop.dataset)
+    ds = dataset or contracts.get(drop.dataset)
     landing = settings.paths.landing
     files: list[Path] = []
     refused: list[Refusal] = []
@@ -98,10 +103,10 @@ def ingest_drop(drop: Drop, settings: Settings | None = None) -> list[FileResult
         if why := outside(p, landing):
             log.warning("landing zone: refusing %s: %s", rel, why)
             refused.append(Refusal(rel, ds.name, drop.drop_date, why))
-        elif p.is_file() and p.suffix.lower() == ".csv":
+        elif p.is_file() and p.suffix.lower() in LANDING_SUFFIXES:
             files.append(p)
         else:
-            log.warning("drop %s: ignoring %s (not a .csv file)", drop.path, p.name)
+            log.warning("drop %s: ignoring %s (not a .csv or .xlsx file)", drop.path, p.name)
     with engine.begin() as conn:
         _record_refusals(conn, refused)
         pg: psycopg.Connection = conn.connection.driver_connection
@@ -192,16 +197,29 @@ def _ingest_file(
     problems = [f"replaces an earlier version of {source}"] if prior is not None else []
     _delete_file_rows(cur, ds, source)
     csv_reader.drop_temp_tables(cur)
-    decision = prescan.decide_encoding(ds.encoding, facts, path.name, ds.name)
+    xlsx = path.suffix.lower() == ".xlsx"
+    if xlsx:
+        decision = prescan.EncodingDecision("utf-8", "xlsx (cells read as text, converted to UTF-8 CSV)")
+    else:
+        decision = prescan.decide_encoding(ds.encoding, facts, path.name, ds.name)
     log.info("%s: encoding %s", source, decision.note)
     status, reason, drift, load_path = "loaded", None, {}, "copy"
+    converted_dir = tempfile.TemporaryDirectory(prefix="zxt-xlsx-") if xlsx else None
+    data_path: Path | None = None if xlsx else path
+    sheets: xlsx_reader.Converted | None = None
     cur.execute("savepoint load_file")
     try:
         if decision.refuse:
             raise FileRefused("encoding", decision.refuse)
-        header = csv_reader.read_header(path, decision.encoding)
-        staged = csv_reader.stage(cur, path, header, decision.encoding, facts)
-        load_path = staged.path_taken
+        if xlsx:
+            csv_path = Path(converted_dir.name) / f"{path.stem}.csv"
+            sheets = xlsx_reader.to_csv(path, ds, csv_path)
+            data_path, facts_read = csv_path, prescan.scan(csv_path)
+        else:
+            facts_read = facts
+        header = csv_reader.read_header(data_path, decision.encoding)
+        staged = csv_reader.stage(cur, data_path, header, decision.encoding, facts_read)
+        load_path = ("xlsx+" if xlsx else "") + staged.path_taken
         v = validate.validate_and_load(cur, ds, header, (batch_id, source, drop_date))
         if staged.rows_read != v.loaded + v.rejected:
             raise RuntimeError(
@@ -217,7 +235,13 @@ def _ingest_file(
         refusal = exc if isinstance(exc, FileRefused) else _unexpected(exc, source)
         status, reason, load_path = "quarantined", f"{refusal.rule}: {refusal.reason}", "quarantine"
         try:
-            read = csv_reader.stage_rejected_whole(cur, path, decision.encoding, refusal)
+            if data_path is None:  # a workbook that could not be read: no rows to count
+                cur.execute(
+                    csv_reader.REJECTS_DDL.replace("create temp table", "create temp table if not exists")
+                )
+                read = 0
+            else:
+                read = csv_reader.stage_rejected_whole(cur, data_path, decision.encoding, refusal)
         except INFRASTRUCTURE:
             raise
         except Exception:  # even its lines cannot be kept: the archived original is the record
@@ -229,6 +253,11 @@ def _ingest_file(
             cur.execute("truncate _rejects")
             read = 0
         loaded, rejected = 0, read
+    finally:
+        if converted_dir is not None:
+            converted_dir.cleanup()
+    if sheets is not None and sheets.rows:
+        _point_at_cells(cur, sheets)
     cur.execute("release savepoint load_file")
     cur.execute(
         """insert into raw.rejects (batch_id, dataset, drop_date, source_file, row_number, rule, reason, record,
@@ -259,6 +288,20 @@ def _ingest_file(
     )  # fmt: skip
     result.batch_id = batch_id  # type: ignore[attr-defined]
     return result
+
+
+def _point_at_cells(cur: psycopg.Cursor, sheets: xlsx_reader.Converted) -> None:
+    """Rejects of a workbook name the sheet and spreadsheet row a person would open."""
+    cur.execute(
+        "create temp table _sheet_rows (row_number integer, sheet text, sheet_row integer) on commit drop"
+    )
+    with cur.copy("copy _sheet_rows from stdin") as copy:
+        for n, (sheet, row) in enumerate(sheets.rows, start=2):
+            copy.write_row((n, sheet, row))
+    cur.execute(
+        """update _rejects as r set reason = format('sheet %s row %s: %s', s.sheet, s.sheet_row, r.reason)
+           from _sheet_rows as s where s.row_number = r.row_number"""
+    )
 
 
 def _unexpected(exc: Exception, source: str) -> FileRefused:

@@ -31,6 +31,10 @@ class Summary:
     gates: dict[str, dict] = field(default_factory=dict)  # mart -> latest mart gate verdict
     published: dict[str, bool] = field(default_factory=dict)  # mart -> published for the date
     outbox: dict[str, int] = field(default_factory=dict)
+    # channel -> status -> messages (fallbacks counted on the channel they went by)
+    outbox_by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
+    replies: dict[str, int] = field(default_factory=dict)  # replies received / of which opt-outs
+    followups: int = 0  # reminders marked for an officer's phone call
     gateway_accepted: int | None = None
     bank_ledger: list[tuple] = field(default_factory=list)
     sftp_files: dict[str, list[str]] = field(default_factory=dict)
@@ -145,6 +149,20 @@ def collect(as_of: date, settings: Settings | None = None) -> Summary:
                 {"d": as_of},
             ).all()
         ]
+        for channel, status, n in conn.execute(
+            sa.text(
+                "select channel, status, count(*) from delivery.outbox where as_of_date = :d group by 1, 2"
+            ),
+            {"d": as_of},
+        ).all():
+            s.outbox_by_channel.setdefault(channel, {})[status] = n
+        s.replies = {
+            "replies": _count(conn, "select count(*) from delivery.replies"),
+            "opt-outs": _count(conn, "select count(*) from delivery.replies where opt_out"),
+        }
+        s.followups = _count(
+            conn, "select count(*) from delivery.followups where as_of_date = :d and done_at is null", d=as_of
+        )
     s.gateway_accepted = _gateway_accepted(settings)
     for bank in sorted({row[0] for row in s.bank_ledger}):
         try:
@@ -228,6 +246,16 @@ def print_summary(as_of: date, console: Console, settings: Settings | None = Non
             f"Published: {'yes' if s.published.get(mart) else 'no'}"
         )
     console.print(f"Reminders in outbox: {s.outbox or 'none'}")
+    if s.outbox_by_channel:
+        columns = ("queued", "submitted", "delivered", "failed", "unknown", "suppressed", "expired", "dead")
+        t = Table("channel", *columns, title="Reminders by channel (delivered / failed from receipts)")
+        for channel, counts in sorted(s.outbox_by_channel.items()):
+            t.add_row(channel, *(f"{counts.get(c, 0):,}" for c in columns))
+        console.print(t)
+        console.print(
+            f"Replies received: {s.replies.get('replies', 0)} ({s.replies.get('opt-outs', 0)} opt-out); "
+            f"reminders for phone follow-up: {s.followups}"
+        )
     if s.outbox.get("queued"):
         console.print("  (queued = due later: a per-number daily cap or a provider limit rescheduled them)")
     accepted = "simulator record not found" if s.gateway_accepted is None else f"{s.gateway_accepted:,}"
@@ -243,6 +271,8 @@ def print_summary(as_of: date, console: Console, settings: Settings | None = Non
         f"warehouse   psql 'postgresql://{pg.user}:{pg.password if settings.warehouse.embedded else '***'}@{pg.host}:{pg.port}/{pg.dbname}'\n"
         "            officers: marts.<mart>_current views (masked; `zxt marts` lists them)\n"
         "            rejects: raw.rejects; loads: ops.load_batches; gates: ops.gate_results; outbox: delivery.outbox\n"
+        "            receipts: delivery.receipts; replies: delivery.replies; follow-ups: delivery.followups;"
+        " rates: ops.delivery_rates\n"
         f"landing     {settings.paths.landing}\n"
         f"archive     {settings.paths.archive}\n"
         f"SFTP inbox  {settings.paths.sftp_dir / 'root'}\n"

@@ -15,6 +15,9 @@ from zxt_sandbox.synth.bad_files import _write_bad_files
 from zxt_sandbox.synth.common import DATASETS, MAX_DROPS_PER_PASS, drop_file
 from zxt_sandbox.synth.county import _County, _county
 from zxt_sandbox.synth.enterprise import _Enterprise, _enterprise, _obligation_rows, _taxpayer_row
+from zxt_sandbox.synth.external import EXTERNAL
+from zxt_sandbox.synth.external import rows as external_rows
+from zxt_sandbox.synth.external import story as external_story
 from zxt_sandbox.synth.tables import _MA_SPACE
 
 
@@ -45,13 +48,15 @@ class _Writers:
 
     def __init__(self, stack: ExitStack, out_dir: Path, days: list[date]) -> None:
         self.writers: dict[tuple[str, date], Any] = {}
-        self.rows: dict[str, int] = dict.fromkeys(DATASETS, 0)
-        for name in DATASETS:
+        self.rows: dict[str, int] = dict.fromkeys(DATASETS + EXTERNAL, 0)
+        for name in DATASETS + EXTERNAL:
             ds = contracts.get(name)
+            # External departments' data arrives as the platform serves it: UTF-8 (contracts say auto).
+            encoding = "utf-8" if ds.encoding == "auto" else ds.encoding
             for day in days:
                 path = drop_file(out_dir, name, day)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                fh = stack.enter_context(path.open("w", encoding=ds.encoding, newline="", buffering=1 << 16))
+                fh = stack.enter_context(path.open("w", encoding=encoding, newline="", buffering=1 << 16))
                 w = csv.writer(fh, lineterminator="\n")
                 w.writerow(ds.column_names)
                 self.writers[(name, day)] = w
@@ -100,7 +105,7 @@ def generate(
     county = _county(seed, start, end, history_years)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     windows = [days[i : i + MAX_DROPS_PER_PASS] for i in range(0, len(days), MAX_DROPS_PER_PASS)]
-    rows = dict.fromkeys(DATASETS, 0)
+    rows = dict.fromkeys(DATASETS + EXTERNAL, 0)
     done = 0
     reference: _Enterprise | None = None  # a live enterprise with a mobile, for the bad files
     for window in windows:
@@ -122,7 +127,7 @@ def generate(
         start=start,
         end=end,
         enterprises=enterprises,
-        datasets={name: DatasetCount(files=len(days), rows=rows[name]) for name in DATASETS},
+        datasets={name: DatasetCount(files=len(days), rows=rows[name]) for name in DATASETS + EXTERNAL},
         passes=len(windows),
     )
     if inject_bad_rows:
@@ -161,3 +166,8 @@ def _write_enterprise(
                 out.write("contact/consents", start, row)
         elif day in window_set:
             out.write("contact/consents", day, row)
+    s = external_story(county, e)
+    for day in window:
+        for name in EXTERNAL:
+            for row in external_rows(county, e, s, name, day, history=day == start):
+                out.write(name, day, row)

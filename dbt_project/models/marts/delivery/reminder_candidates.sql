@@ -20,6 +20,10 @@ templates as (
     select * from {{ ref('message_templates') }}
 ),
 
+contacts as (
+    select * from {{ ref('int_contacts__reachable') }}
+),
+
 suppression as (
     select * from {{ source('delivery', 'suppression') }}
 ),
@@ -56,16 +60,30 @@ valued as (
     from worded
 ),
 
--- One row per channel and recipient. SMS: the enterprise's valid mobile, not opted out on
--- as_of_date. Another channel adds its recipients here (union all) with its own consent rule.
+-- One channel per reminder: WeChat where the contact follows the bureau's official account (and
+-- has not opted out of it), SMS otherwise — a valid mobile not opted out on as_of_date. Should the
+-- chosen channel fail for good, the relay's fallback tries the other one (zxt.delivery.fallback).
 channel_recipients as (
+    select
+        v.*,
+        'wechat' as channel,
+        c.wechat_openid as recipient
+    from valued as v
+    inner join contacts as c on v.uscc = c.uscc
+    where c.wechat_reachable
+
+    union all
+
     select
         v.*,
         'sms' as channel,
         v.contact_mobile as recipient
     from valued as v
+    left join contacts as c on v.uscc = c.uscc
     -- zxt.is_mobile: the one mobile pattern (zxt.core.identifiers), installed by the migrations.
-    where v.sms_reachable and zxt.is_mobile(v.contact_mobile)
+    where
+        v.sms_reachable and zxt.is_mobile(v.contact_mobile)
+        and not coalesce(c.wechat_reachable, false)
 ),
 
 final as (
@@ -106,10 +124,13 @@ final as (
     from channel_recipients as r
     inner join templates as t
         on r.template_code = t.template_code and r.channel = t.channel
-    where not exists (
-        select 1 from suppression as s
-        where s.channel = r.channel and s.recipient = r.recipient
-    )
+    -- Finance content (纳税信用贷) goes by WeChat only, never by SMS.
+    where
+        (r.channel = 'wechat' or t.content_class is distinct from 'finance')
+        and not exists (
+            select 1 from suppression as s
+            where s.channel = r.channel and s.recipient = r.recipient
+        )
 )
 
 select * from final

@@ -28,6 +28,7 @@ renamed as (
         contact_mobile,
         is_exporter,
         is_key_source,
+        nullif(trim(wechat_openid), '') as wechat_openid,
         _drop_date as snapshot_date
     from deduped
     where _seq = 1

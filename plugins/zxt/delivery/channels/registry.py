@@ -15,6 +15,7 @@ from zxt.delivery.channels.base import Channel
 # name -> "module:class"
 CHANNELS: dict[str, str] = {
     "sms": "zxt.delivery.channels.tencent_sms:TencentSmsChannel",
+    "wechat": "zxt.delivery.channels.wechat:WeChatChannel",
 }
 
 

@@ -1,8 +1,9 @@
-"""Tasks: schema upgrade, landing drops → raw (mapped per drop), source gate."""
+"""Tasks: schema upgrade, external pulls (mapped per source), landing drops → raw (mapped per drop),
+source gate."""
 
 from __future__ import annotations
 
-from airflow.sdk import task
+from airflow.sdk import task, task_group
 
 from zxt.orchestration.tasks.context import as_of
 
@@ -14,6 +15,42 @@ def upgrade_warehouse() -> str:
     from zxt.warehouse import server as warehouse
 
     return migrate.upgrade(warehouse.engine()) or ""
+
+
+@task
+def list_pull_sources() -> list[str]:
+    """Landing datasets pulled from the credit-sharing platform's API (contracts with ``pull``)."""
+    from zxt.ingest import pull
+
+    return pull.pullable()
+
+
+@task(map_index_template="{{ task.op_kwargs['dataset'] }}")
+def pull_source(dataset: str) -> dict:
+    """Pull one source for the business date into the landing zone (the client retries and backs
+    off itself). A platform that stays down does not fail the night: the drop is missing, and the
+    source gate blocks the marts that read it, with the reason."""
+    import logging
+    from dataclasses import asdict
+
+    from zxt.core.settings import get_settings
+    from zxt.ingest import pull
+    from zxt.ingest.platform_client import PullFailed
+
+    if not get_settings().platform.url:
+        logging.getLogger(__name__).warning("%s: ZXT_PLATFORM_URL is not set; nothing pulled", dataset)
+        return {"dataset": dataset, "status": "not_configured"}
+    try:
+        return {"status": "pulled", **asdict(pull.pull(dataset, as_of()))}
+    except PullFailed as exc:
+        logging.getLogger(__name__).error("%s: pull failed: %s", dataset, exc)
+        return {"dataset": dataset, "status": "failed", "reason": str(exc)}
+
+
+@task_group(group_id="external")
+def external_pulls():
+    """One mapped pull per external source, before the landing zone is read."""
+    return pull_source.expand(dataset=list_pull_sources())
 
 
 @task

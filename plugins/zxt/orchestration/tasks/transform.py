@@ -51,8 +51,9 @@ def acquire_build_lease() -> PokeReturnValue:
     return PokeReturnValue(is_done=other is None)
 
 
-# Runs however the build ended, so the next night is not kept waiting.
-@task(trigger_rule="all_done")
+# Runs once the build has ended however it ended (the lease taken is the one success it needs), so
+# the next night is not kept waiting; skipped when the lease was never taken (an upstream failure).
+@task(trigger_rule="all_done_min_one_success")
 def release_build_lease() -> bool:
     """Give the build lease back once this night's dbt build has finished (or failed)."""
     from zxt.warehouse import build_lease

@@ -2,7 +2,7 @@
 privileges, officers' branches and the marts' row-level security helper.
 
 Revision ID: 0901
-Revises: 051
+Revises: 0601
 Create Date: 2026-11-26
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from zxt.warehouse import roles
 
 revision = "0901"
-down_revision = "051"
+down_revision = "0601"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,24 @@
+with
+
+source as (
+    {{ latest_snapshot(source('raw', 'hr__insured_staff')) }}
+),
+
+deduped as (
+    select
+        *,
+        row_number() over (partition by uscc, month order by _source_file, _row_number) as _seq
+    from source
+),
+
+renamed as (
+    select
+        uscc,
+        month as staff_month,
+        insured_count,
+        _drop_date as snapshot_date
+    from deduped
+    where _seq = 1
+)
+
+select * from renamed
