@@ -242,7 +242,9 @@ def test_tables_created_later_get_their_roles_grants(clean_warehouse):
     transformer = warehouse.engine(role="transformer")
     allowed(delivery, "select * from marts.new_mart")
     allowed(delivery, "select * from rules.new_seed")
-    denied(delivery, "select * from int.new_step")
+    allowed(delivery, "select * from int.new_step")  # current contacts for a fallback channel
+    denied(delivery, "insert into int.new_step values (2)")
+    denied(loader, "select * from int.new_step")
     denied(loader, "select * from marts.new_mart")
     allowed(loader, "insert into raw.new__dataset values (1)")
     allowed(transformer, "select * from raw.new__dataset")

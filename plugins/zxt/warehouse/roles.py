@@ -9,7 +9,8 @@ zxt_transformer     dbt, mart gates, publish: reads ``raw``, owns ``stg``/``int`
                     suppression list (the reminder decision leaves opted-out recipients out)
 zxt_delivery        reminders, relay, bank drops: the only pipeline role that reads unmasked
                     contacts in the marts and ``delivery`` and writes the outbox and ledgers;
-                    reads ``raw`` (consents, authorisations) and ``rules``, writes no raw data
+                    reads ``raw`` (consents, authorisations), ``int`` (current contacts for a
+                    fallback channel) and ``rules``, writes no raw or derived data
 zxt_officer         tax officers (people, one login each): the published ``marts.*_current`` views
                     only, and only rows of the branches ``ops.officer_branches`` maps them to
 zxt_officer_views   owns the officers' views (no login); the marts' row-level security applies to
@@ -193,10 +194,11 @@ def _grants_sql(database: str) -> str:
         f"alter default privileges in schema delivery grant usage, select on sequences to {DELIVERY};",
         # derived schemas: the transformer owns them; delivery reads the marts and rules.
         f"grant usage on schema stg, int, rules, marts to {ADMIN};",
-        f"grant usage on schema rules, marts to {DELIVERY};",
+        # int: the current contacts (int_contacts__reachable) a fallback channel reaches.
+        f"grant usage on schema rules, marts, int to {DELIVERY};",
         f"grant usage, create on schema marts to {OFFICER_VIEWS};",
         f"grant usage on schema marts to {OFFICER};",
-        f"grant select on all tables in schema rules, marts to {DELIVERY};",
+        f"grant select on all tables in schema rules, marts, int to {DELIVERY};",
         f"grant select on all tables in schema marts to {OFFICER_VIEWS};",
     ]
     for owner in (TRANSFORMER, "current_user"):
@@ -206,7 +208,7 @@ def _grants_sql(database: str) -> str:
             f"alter default privileges {who}in schema rules grant select on tables to {DELIVERY}, {ADMIN};",
             f"alter default privileges {who}in schema marts grant select on tables to {DELIVERY}, {OFFICER_VIEWS}, {ADMIN};",
             f"alter default privileges {who}in schema stg grant select on tables to {ADMIN};",
-            f"alter default privileges {who}in schema int grant select on tables to {ADMIN};",
+            f"alter default privileges {who}in schema int grant select on tables to {DELIVERY}, {ADMIN};",
         ]
     # Administrators (people) may read and correct everything.
     for schema in ("raw", "ops", "delivery"):
