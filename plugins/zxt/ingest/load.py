@@ -122,7 +122,13 @@ def ingest_drop(
                 cur.execute(f"analyze raw.{ds.raw_table}")
     for r in results:
         if r.status == "quarantined":
-            log.error("%s: QUARANTINED (%s): %s", r.source_file, r.rows_read, r.reason)
+            # An unexpected error's text may quote a cell: it stays in ops.load_batches, not the log.
+            said = (
+                "unexpected error (reason in ops.load_batches)"
+                if r.reason.startswith("internal:")
+                else r.reason
+            )
+            log.error("%s: QUARANTINED (%s row(s) to raw.rejects): %s", r.source_file, r.rows_read, said)
     return results
 
 
