@@ -117,8 +117,14 @@ def bench_filings(
     from zxt_sandbox import bench_filings as bf
 
     sizes = rows or [1_000_000, 10_000_000]
+
+    def show(m: bf.Measure) -> None:
+        console.print(
+            f"  {m.mode:<6} {m.encoding:<8} {m.rows:>11,} rows: {m.seconds:7.1f} s, RSS {m.peak_rss_mb:,.0f} MB"
+        )
+
     with console.status(f"benchmarking filings files of {sizes} rows"):
-        results = bf.run(sizes)
+        results = bf.run(sizes, report=show)
     by = {(m.rows, m.encoding, m.mode): m for m in results}
     for n in sizes:
         for enc in ("utf-8", "gb18030"):

@@ -189,7 +189,7 @@ def serve(
 ) -> tuple[CallbackServer, threading.Thread]:
     """Start the receiver on a background thread (``port=0``: any free port)."""
     settings = settings or get_settings()
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="delivery")
     migrate.ensure_current(engine)
     server = CallbackServer(
         (host or settings.feedback.callback_host, settings.feedback.callback_port if port is None else port),
