@@ -1,7 +1,7 @@
 """Receipts find a recipient's send whose answer was lost by an index of its own.
 
 Revision ID: 0602
-Revises: 0601
+Revises: 0901
 Create Date: 2026-11-26
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from zxt.warehouse.ddl import execute_script
 
 revision = "0602"
-down_revision = "0601"
+down_revision = "0901"
 branch_labels = None
 depends_on = None
 
