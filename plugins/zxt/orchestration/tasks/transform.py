@@ -38,7 +38,9 @@ def acquire_build_lease() -> PokeReturnValue:
     from zxt.warehouse import server as warehouse
 
     ctx = get_current_context()
-    other = build_lease.acquire(warehouse.engine(), _holder(ctx), as_of(), is_stale=_run_has_ended)
+    other = build_lease.acquire(
+        warehouse.engine(role="transformer"), _holder(ctx), as_of(), is_stale=_run_has_ended
+    )
     if other is not None:
         logging.getLogger(__name__).info(
             "waiting: %s holds the build lease (business date %s, since %s)",
@@ -57,7 +59,7 @@ def release_build_lease() -> bool:
     from zxt.warehouse import build_lease
     from zxt.warehouse import server as warehouse
 
-    return build_lease.release(warehouse.engine(), _holder(get_current_context()))
+    return build_lease.release(warehouse.engine(role="transformer"), _holder(get_current_context()))
 
 
 def export_dbt_env(context) -> None:
