@@ -2,8 +2,11 @@
 ### zxt_outreach_relay — send staged reminders
 
 Every 15 minutes from 08:00 to 20:45 Asia/Shanghai: expire reminders past their validity window,
-claim due `delivery.outbox` rows, send them through the SMS gateway (Tencent Cloud `SendSms`),
-record each outcome and reschedule by error class. Opt-outs are checked again at send time.
+turn rows of a dead worker that may have been sent into `unknown`, claim due `delivery.outbox` rows
+with a lease, send each through its row's channel (SMS: Tencent Cloud `SendSms`, up to 200 numbers
+per call), record each outcome durably and reschedule by outcome class. Opt-outs are checked again
+at send time; daily caps, the per-second rate and channel pauses (quota, circuit breaker) are shared
+with any other relay worker through the warehouse.
 "Now" is the bureau's clock (never the run's logical time: a late or cleared run must not text
 anyone outside the allowed hours).
 """

@@ -441,6 +441,9 @@ class GatewayState:
 class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The default backlog (5) resets connections when many relay workers send at once: the client
+    # cannot tell whether such a request arrived, so it rightly records "unknown".
+    request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], state: GatewayState) -> None:
         super().__init__(address, _Handler)

@@ -51,3 +51,11 @@ def test_delivery_commands_refuse_a_date_that_is_not_the_current_business_date(e
 def test_warehouse_status_names_the_server(engine):
     result = runner.invoke(app, ["warehouse", "status"])
     assert result.exit_code == 0 and "running" in result.output and "***" in result.output
+
+
+def test_outbox_replay_refuses_statuses_that_may_have_been_sent(engine):
+    result = runner.invoke(app, ["outbox", "replay", "--status", "unknown"])
+    assert result.exit_code == 2 and "may have reached the person" in result.output
+    result = runner.invoke(app, ["outbox", "replay", "--status", "dead", "--since", "2026-11-13T08:00"])
+    assert result.exit_code == 0, result.output
+    assert '"statuses": [' in result.output and '"requeued"' in result.output
