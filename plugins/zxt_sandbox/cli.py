@@ -137,6 +137,24 @@ def bench_filings(
             )
 
 
+def bench_feedback(
+    messages: Annotated[int, typer.Option(help="Submitted messages to settle per path.")] = 20000,
+) -> None:
+    """Receipts: pushed to the callback receiver over HTTP, pulled by the feedback run, pushed twice."""
+    from zxt_sandbox import bench_feedback as bfb
+
+    with console.status(f"benchmarking receipts for {messages:,} messages"):
+        r = bfb.run(messages)
+    console.print(
+        f"pushed (HTTP, {bfb.PUSH_BATCH} reports per POST): {r.pushed_delivered:,} of {r.messages:,} delivered in "
+        f"{r.push_s:.2f}s = {r.per_s(r.push_s):,.0f} receipts/s\n"
+        f"pulled (PullSmsSendStatus, pages of 100, feedback run): {r.pulled_delivered:,} of {r.messages:,} "
+        f"delivered in {r.pull_s:.2f}s = {r.per_s(r.pull_s):,.0f} receipts/s\n"
+        f"the pushed reports again: {r.duplicate_s:.2f}s, rows changed: {r.changed_by_duplicates}",
+        highlight=False,
+    )
+
+
 def calibrate_gates(
     start: Annotated[str, typer.Option(help="First business date.")] = "2026-09-25",
     end: Annotated[str, typer.Option(help="Last business date.")] = "2026-11-24",
@@ -217,4 +235,5 @@ def register(app: typer.Typer) -> None:
     app.command("bench-filings")(bench_filings)
     app.command("bench-relay")(bench_relay)
     app.command("calibrate-gates")(calibrate_gates)
+    app.command("bench-feedback")(bench_feedback)
     app.command("bench-night")(bench_night)

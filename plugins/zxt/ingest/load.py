@@ -59,7 +59,7 @@ def plan(as_of: date, settings: Settings | None = None, since: date | None = Non
     """The drops to load, recording the landing paths refused on the way (ops.landing_refusals)."""
     settings = settings or get_settings()
     drops, refused = survey(as_of, settings, since)
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="loader")
     migrate.ensure_current(engine)
     with engine.begin() as conn:
         # A scan replaces what it covers: a symlink removed since is no longer reported.
@@ -92,7 +92,7 @@ def ingest_drop(
     """Load one drop in one transaction. Never raises for what a file contains. ``dataset``
     overrides the drop's contract (benchmarks: the same file under another declared encoding)."""
     settings = settings or get_settings()
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="loader")
     migrate.ensure_current(engine)
     ds = dataset or contracts.get(drop.dataset)
     landing = settings.paths.landing
