@@ -88,7 +88,7 @@ def airflow(engine, tmp_path_factory):
     shutil.rmtree(base.paths.run_dir / "alerts", ignore_errors=True)
     landing = tmp_path_factory.mktemp("landing")
     work = tmp_path_factory.mktemp("scheduler")
-    api_port = _free_block(5)
+    api_port = _free_block(7)
     env = {
         "ZXT_LANDING_DIR": str(landing),
         "ZXT_ARCHIVE_DIR": str(work / "archive"),
@@ -98,6 +98,8 @@ def airflow(engine, tmp_path_factory):
         "ZXT_AIRFLOW_DB_URL": _fresh_metadata_db(base),
         "ZXT_SMS_ENDPOINT": f"http://127.0.0.1:{api_port + 3}/",
         "ZXT_SFTP_PORT": str(api_port + 4),
+        "ZXT_WECHAT_ENDPOINT": f"http://127.0.0.1:{api_port + 5}",
+        "ZXT_FEEDBACK_PORT": str(api_port + 6),
         "ZXT_RETRY_DELAY_S": "1",
         "ZXT_PUBLISH_DEADLINE_MIN": "3",
         # Each night loads its own and the previous drop only (fewer mapped tasks; the backfill loads
