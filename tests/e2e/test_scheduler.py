@@ -32,7 +32,15 @@ import sqlalchemy as sa
 
 from tests.support import reset_warehouse
 
-pytestmark = pytest.mark.e2e
+# Three full nights under the real scheduler: about 70+ minutes on the shared 2-core machine under
+# load (docs/benchmarks.md), which alone would break make test's 30-minute budget. `make
+# test-scheduler` runs it (ZXT_SCHEDULER_E2E=1); plain `make test` reports it as skipped.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        os.environ.get("ZXT_SCHEDULER_E2E") != "1", reason="scheduler e2e: run `make test-scheduler`"
+    ),
+]
 
 AS_OF = date(2026, 11, 12)
 BACKFILL = [AS_OF - timedelta(days=d) for d in (3, 2, 1)]
