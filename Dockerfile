@@ -46,6 +46,10 @@ USER zxt
 # connects, so no warehouse is needed at build time.
 RUN zxt dbt parse && test -s dbt_project/target/manifest.json
 
+# From here on the image runs as production: every secret must come from the environment
+# (zxt.core.settings refuses to start without them; docker-compose.yml passes them from .env).
+ENV ZXT_MODE=production
+
 CMD ["zxt", "--help"]
 
 FROM product AS sandbox

@@ -8,7 +8,7 @@ export GX_ANALYTICS_ENABLED := false
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint format lock install system-deps clean
+.PHONY: demo test test-scheduler lint format lock install system-deps clean
 
 demo: install
 	$(BIN)/zxt demo
@@ -19,6 +19,10 @@ test: install
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/sqlfluff lint dbt_project/models --disable-progress-bar --nocolor
 	$(BIN)/pytest
+
+# The nightly under the real scheduler (zxt airflow up, backfill via the API, rerun, alerts): slow.
+test-scheduler: install
+	ZXT_SCHEDULER_E2E=1 $(BIN)/pytest tests/e2e/test_scheduler.py
 
 install: system-deps $(STAMP)
 

@@ -18,6 +18,7 @@ TEST_HOME = ROOT / ".zxt" / "test"
 # Set before anything reads zxt.settings or imports Airflow.
 os.environ.setdefault("ZXT_HOME", str(TEST_HOME))
 os.environ.setdefault("ZXT_EMBEDDED_PG_PORT", "54339")
+os.environ["ZXT_MODE"] = "test"  # simulator secrets; never a production environment
 os.environ["AIRFLOW_HOME"] = str(TEST_HOME / "airflow")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")  # our timetable and run notes

@@ -18,6 +18,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -152,7 +153,12 @@ def measure(mode: str, path: Path, encoding: str, rows: int) -> Measure:
     return Measure(mode, encoding, rows, path.stat().st_size, seconds, loaded, rss)
 
 
-def run(sizes: list[int], encodings: tuple[str, ...] = ("utf-8", "gb18030")) -> list[Measure]:
+def run(
+    sizes: list[int],
+    encodings: tuple[str, ...] = ("utf-8", "gb18030"),
+    report: Callable[[Measure], None] | None = None,
+) -> list[Measure]:
+    """Every measurement; ``report`` sees each as soon as it is taken (long runs)."""
     from zxt.warehouse import migrate
     from zxt.warehouse import server as warehouse
 
@@ -193,6 +199,8 @@ def run(sizes: list[int], encodings: tuple[str, ...] = ("utf-8", "gb18030")) -> 
                 if child.returncode:
                     raise RuntimeError(child.stderr[-3000:])
                 out.append(Measure(**json.loads(child.stdout.strip().splitlines()[-1])))
+                if report is not None:
+                    report(out[-1])
             link.unlink()
     return out
 

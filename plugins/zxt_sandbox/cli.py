@@ -117,8 +117,14 @@ def bench_filings(
     from zxt_sandbox import bench_filings as bf
 
     sizes = rows or [1_000_000, 10_000_000]
+
+    def show(m: bf.Measure) -> None:
+        console.print(
+            f"  {m.mode:<6} {m.encoding:<8} {m.rows:>11,} rows: {m.seconds:7.1f} s, RSS {m.peak_rss_mb:,.0f} MB"
+        )
+
     with console.status(f"benchmarking filings files of {sizes} rows"):
-        results = bf.run(sizes)
+        results = bf.run(sizes, report=show)
     by = {(m.rows, m.encoding, m.mode): m for m in results}
     for n in sizes:
         for enc in ("utf-8", "gb18030"):
@@ -129,6 +135,24 @@ def bench_filings(
                 f"(RSS {i.peak_rss_mb:,.0f} MB) | {i.rows_per_s / c.rows_per_s:.0%} of COPY",
                 highlight=False,
             )
+
+
+def bench_feedback(
+    messages: Annotated[int, typer.Option(help="Submitted messages to settle per path.")] = 20000,
+) -> None:
+    """Receipts: pushed to the callback receiver over HTTP, pulled by the feedback run, pushed twice."""
+    from zxt_sandbox import bench_feedback as bfb
+
+    with console.status(f"benchmarking receipts for {messages:,} messages"):
+        r = bfb.run(messages)
+    console.print(
+        f"pushed (HTTP, {bfb.PUSH_BATCH} reports per POST): {r.pushed_delivered:,} of {r.messages:,} delivered in "
+        f"{r.push_s:.2f}s = {r.per_s(r.push_s):,.0f} receipts/s\n"
+        f"pulled (PullSmsSendStatus, pages of 100, feedback run): {r.pulled_delivered:,} of {r.messages:,} "
+        f"delivered in {r.pull_s:.2f}s = {r.per_s(r.pull_s):,.0f} receipts/s\n"
+        f"the pushed reports again: {r.duplicate_s:.2f}s, rows changed: {r.changed_by_duplicates}",
+        highlight=False,
+    )
 
 
 def calibrate_gates(
@@ -211,4 +235,5 @@ def register(app: typer.Typer) -> None:
     app.command("bench-filings")(bench_filings)
     app.command("bench-relay")(bench_relay)
     app.command("calibrate-gates")(calibrate_gates)
+    app.command("bench-feedback")(bench_feedback)
     app.command("bench-night")(bench_night)

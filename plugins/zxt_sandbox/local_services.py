@@ -1,7 +1,8 @@
 """Stand-ins `zxt airflow up` starts beside Airflow (entry point ``zxt.local_services``): the SMS
-gateway simulator, the bank SFTP server with its accounts and the banks' keys, and the alert
-receivers (WeCom robot webhook, SMTP) — as the demo prepares them, so the bank drop and the relay
-work after `zxt airflow up` alone."""
+gateway and WeChat simulators (pushing receipts and replies to our callback receiver, `zxt feedback
+serve`), the bank SFTP server with its accounts and the banks' keys, and the alert receivers (WeCom
+robot webhook, SMTP) — as the demo prepares them, so the bank drop and the relay work after
+`zxt airflow up` alone."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def prepare(settings: Settings) -> None:
     from zxt_sandbox import bank_keys, sftp_server
     from zxt_sandbox.demo import bank_codes
 
+    settings.paths.run_dir.mkdir(parents=True, exist_ok=True)  # the simulators record there
     banks = bank_codes()
     bank_keys.ensure_demo_keys(settings, banks)
     sftp_server.ensure_server_files(settings, {b: settings.bank.sftp_password(b) for b in banks})
@@ -42,10 +44,36 @@ def environment(settings: Settings) -> dict[str, str]:
 
 def services(settings: Settings) -> list[dict]:
     sms = urlsplit(settings.sms.endpoint)
+    wechat = urlsplit(settings.wechat.endpoint)
+    fb = settings.feedback
     webhook, smtp = _ports(settings)
     run = settings.paths.run_dir
     py = sys.executable
     return [
+        {
+            "name": "callback-receiver",
+            "argv": [py, "-m", "zxt.cli.main", "feedback", "serve"],
+            "port": fb.callback_port,
+            "host": fb.callback_host,
+        },
+        {
+            "name": "wechat-gateway",
+            "argv": [
+                py,
+                "-m",
+                "zxt_sandbox.wechat_gateway",
+                "--host",
+                wechat.hostname or "127.0.0.1",
+                "--port",
+                str(wechat.port or 80),
+                "--callback",
+                fb.callback_base_url + "/wechat",
+                "--record",
+                str(run / "wechat-messages.json"),
+            ],
+            "port": wechat.port or 80,
+            "host": wechat.hostname or "127.0.0.1",
+        },
         {
             "name": "sms-gateway",
             "argv": [
@@ -58,6 +86,10 @@ def services(settings: Settings) -> list[dict]:
                 str(sms.port or 80),
                 "--record",
                 str(run / "sms-messages.jsonl"),
+                "--status-callback",
+                fb.callback_base_url + "/sms/status",
+                "--reply-callback",
+                fb.callback_base_url + "/sms/reply",
             ],
             "port": sms.port or 80,
             "host": sms.hostname or "127.0.0.1",

@@ -100,6 +100,18 @@ def test_nightly_order_gates_delivery(dagbag):
     assert all(u.startswith("dbt.") for u in release.upstream_task_ids - {"acquire_build_lease"})
 
 
+def test_dbt_tests_never_run_before_the_nodes_they_read(dagbag):
+    """Under the scheduler, a test attached to one parent raced its other parents (found by the
+    scheduler e2e): a test reading unrelated nodes is its own task after all of them, and a model's
+    test task selects only tests whose other parents are its ancestors (buildable)."""
+    dag = dagbag.dags["zxt_nightly"]
+    detached = dag.get_task("dbt.assert_sms_templates_have_no_finance_wording_test")
+    assert detached.upstream_task_ids == {"dbt.forbidden_wording.test", "dbt.message_templates.test"}
+    for t in dag.tasks:
+        if t.task_id.startswith("dbt.") and t.task_id.endswith(".test"):
+            assert t.indirect_selection == "buildable", t.task_id
+
+
 def _serialized(dag):
     from airflow.serialization.serialized_objects import DagSerialization
 

@@ -32,7 +32,15 @@ import sqlalchemy as sa
 
 from tests.support import reset_warehouse
 
-pytestmark = pytest.mark.e2e
+# Three full nights under the real scheduler: about 70+ minutes on the shared 2-core machine under
+# load (docs/benchmarks.md), which alone would break make test's 30-minute budget. `make
+# test-scheduler` runs it (ZXT_SCHEDULER_E2E=1); plain `make test` reports it as skipped.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        os.environ.get("ZXT_SCHEDULER_E2E") != "1", reason="scheduler e2e: run `make test-scheduler`"
+    ),
+]
 
 AS_OF = date(2026, 11, 12)
 BACKFILL = [AS_OF - timedelta(days=d) for d in (3, 2, 1)]
@@ -88,7 +96,7 @@ def airflow(engine, tmp_path_factory):
     shutil.rmtree(base.paths.run_dir / "alerts", ignore_errors=True)
     landing = tmp_path_factory.mktemp("landing")
     work = tmp_path_factory.mktemp("scheduler")
-    api_port = _free_block(5)
+    api_port = _free_block(7)
     env = {
         "ZXT_LANDING_DIR": str(landing),
         "ZXT_ARCHIVE_DIR": str(work / "archive"),
@@ -98,6 +106,8 @@ def airflow(engine, tmp_path_factory):
         "ZXT_AIRFLOW_DB_URL": _fresh_metadata_db(base),
         "ZXT_SMS_ENDPOINT": f"http://127.0.0.1:{api_port + 3}/",
         "ZXT_SFTP_PORT": str(api_port + 4),
+        "ZXT_WECHAT_ENDPOINT": f"http://127.0.0.1:{api_port + 5}",
+        "ZXT_FEEDBACK_PORT": str(api_port + 6),
         "ZXT_RETRY_DELAY_S": "1",
         "ZXT_PUBLISH_DEADLINE_MIN": "3",
         # Each night loads its own and the previous drop only (fewer mapped tasks; the backfill loads

@@ -59,3 +59,26 @@ def test_outbox_replay_refuses_statuses_that_may_have_been_sent(engine):
     result = runner.invoke(app, ["outbox", "replay", "--status", "dead", "--since", "2026-11-13T08:00"])
     assert result.exit_code == 0, result.output
     assert '"statuses": [' in result.output and '"requeued"' in result.output
+
+
+def test_feedback_run_reports_rates_and_fails_when_the_provider_cannot_be_pulled(engine, monkeypatch):
+    import json
+
+    from tests.support import free_port
+    from zxt.core.settings import reset_settings
+
+    # Nothing listens on this port: the pull fails, the local settling still runs, the exit code says so.
+    monkeypatch.setenv("ZXT_SMS_ENDPOINT", f"http://127.0.0.1:{free_port()}/")
+    reset_settings()
+    try:
+        failed = runner.invoke(app, ["feedback", "run", "--at", "2026-11-13T10:00:00+08:00"])
+        assert failed.exit_code == 1, failed.output
+        assert "PullSmsSendStatus" in failed.output
+        ok = runner.invoke(app, ["feedback", "run", "--no-pull", "--at", "2026-11-13T10:00:00+08:00"])
+        assert ok.exit_code == 0, ok.output
+        assert json.loads(ok.output)["pull_errors"] == []
+        listed = runner.invoke(app, ["feedback", "followups"])
+        assert listed.exit_code == 0 and isinstance(json.loads(listed.output), list)
+    finally:
+        monkeypatch.delenv("ZXT_SMS_ENDPOINT")
+        reset_settings()

@@ -597,7 +597,7 @@ def test_delivery_state_is_written_with_synchronous_commit_on(county, simulator)
 
     restage(county, limit_to=5)
     settings, _ = simulator()
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="delivery")  # the relay's own connection
     seen: list[str] = []
 
     @sa.event.listens_for(engine, "after_cursor_execute")

@@ -57,7 +57,7 @@ def deliver_bank_referrals(
     """Deliver each bank product's file for ``as_of`` (a published date); ``redeliver`` sends the next
     seq where the latest set conflicts or the data changed. ``only`` = (bank, product) filters."""
     settings = settings or get_settings()
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="delivery")
     migrate.ensure_current(engine)
     with engine.connect() as conn:
         if not published.is_published(conn, as_of, MART):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from zxt.cli.common import console
@@ -61,3 +63,69 @@ def version() -> None:
     console.print(
         f"warehouse at {migrate.current(server.engine()) or 'no revision'}; code head {migrate.head()}"
     )
+
+
+@app.command("logins")
+def logins() -> None:
+    """Create (or re-password) the login of each task role that has ZXT_WAREHOUSE_<ROLE>_URL."""
+    from zxt.core.settings import TASK_ROLES, get_settings
+    from zxt.warehouse import migrate, roles, server
+
+    settings = get_settings()
+    wanted = {}
+    for role in TASK_ROLES[1:]:
+        pg = settings.warehouse.pg_as(role)
+        if pg.user != settings.warehouse.pg.user:
+            wanted[role] = (pg.user, pg.password)
+    engine = server.engine()
+    migrate.ensure_current(engine)
+    with engine.begin() as conn:
+        done = roles.ensure_logins(conn, wanted)
+    for line in done or ["no ZXT_WAREHOUSE_<ROLE>_URL set: tasks use the admin login with SET ROLE"]:
+        console.print(line)
+
+
+@app.command("officers")
+def officers() -> None:
+    """Officer logins (members of zxt_officer) and the branches each may see."""
+    from zxt.warehouse import migrate, roles, server
+
+    engine = server.engine()
+    migrate.ensure_current(engine)
+    with engine.connect() as conn:
+        rows = roles.officers(conn)
+    for login, branches in rows:
+        console.print(f"{login}: {', '.join(branches) if branches else '(no branch: sees no rows)'}")
+    if not rows:
+        console.print("no officer logins (create role <name> login password '…' in role zxt_officer)")
+
+
+@app.command("officer-grant")
+def officer_grant(login: str, branches: list[str]) -> None:
+    """Let an officer login see the rows of these branches (branch_code) in the *_current views."""
+    from zxt.warehouse import migrate, roles, server
+
+    engine = server.engine()
+    migrate.ensure_current(engine)
+    try:
+        with engine.begin() as conn:
+            roles.grant_branches(conn, login, branches)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    officers()
+
+
+@app.command("officer-revoke")
+def officer_revoke(
+    login: str,
+    branches: Annotated[list[str] | None, typer.Argument(help="Branches to withdraw (none: all).")] = None,
+) -> None:
+    """Withdraw branches from an officer login (all of them when none are named)."""
+    from zxt.warehouse import migrate, roles, server
+
+    engine = server.engine()
+    migrate.ensure_current(engine)
+    with engine.begin() as conn:
+        n = roles.revoke_branches(conn, login, branches or None)
+    console.print(f"withdrew {n} branch(es) from {login}")

@@ -8,6 +8,10 @@ class ZxtError(RuntimeError):
     """Base of the pipeline's own errors."""
 
 
+class ConfigError(ZxtError, ValueError):
+    """The settings cannot run: a production secret is missing or a value is malformed."""
+
+
 class WarehouseError(ZxtError):
     """The warehouse cannot be reached, started or upgraded."""
 

@@ -17,6 +17,7 @@ knows which marts a late or refused drop blocks.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,12 @@ OFFICER_POLICIES = ("shown", "mask_mobile", "mask_name", "mask_person_name", "hi
 # Partitioned marts must replace their whole partition on rebuild (macros/replace_partition.sql).
 PARTITION_STRATEGY = "replace_partition"
 RAW_SOURCE = "raw"
+# Column names that hold a person's data. In a mart with an officers' view such a column needs an
+# explicit meta.officer (``shown`` included): a new personal column is never shown by default.
+PERSONAL_COLUMN = re.compile(
+    r"mobile|phone|email|openid|address|id_card|id_number|id_no|contact_name|legal_rep|owner_name|person",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class MartColumn:
     name: str
     description: str = ""
     officer: str = "shown"
+    officer_declared: bool = False  # meta.officer written in the YAML (not the default)
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ def _column(col: dict, where: str) -> MartColumn:
         raise RegistryError(
             f"{where}: column {col['name']} has officer: {policy!r}; use one of {list(OFFICER_POLICIES)}"
         )
-    return MartColumn(col["name"], col.get("description") or "", policy)
+    return MartColumn(col["name"], col.get("description") or "", policy, "officer" in meta)
 
 
 def _raw_datasets(unique_id: str, doc: dict) -> set[str]:
@@ -197,4 +205,15 @@ def problems(marts: Iterable[GatedMart], suites_dir: Path) -> list[str]:
             out.append(f"{m.name}: unique_key must be the partition column {m.partition}, not {m.unique_key}")
         if not m.datasets:
             out.append(f"{m.name}: reads no landing dataset (lineage from the manifest is empty)")
+        for c in m.columns if m.officer_view else ():
+            if PERSONAL_COLUMN.search(c.name) and not c.officer_declared:
+                out.append(
+                    f"{m.name}: column {c.name} looks like personal data and officers would see it: declare "
+                    f"meta.officer ({', '.join(OFFICER_POLICIES)})"
+                )
+        if m.officer_view and m.columns and m.column("branch_code") is None:
+            out.append(
+                f"{m.name}: has an officers' view but no branch_code column, so row-level security would "
+                "show officers nothing"
+            )
     return out

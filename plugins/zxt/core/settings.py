@@ -5,6 +5,11 @@ run), ``.quality`` (gates), ``.sms``, ``.wechat``, ``.feedback`` (receipts, repl
 rules) and ``.bank`` (SFTP drops), ``.airflow`` (the local Airflow of ``zxt airflow up``) and ``.alerts``
 (failure alerts). Importing this module does
 no I/O, so DAG files may import it at parse time.
+
+``ZXT_MODE`` is ``demo`` (the default of a checkout), ``test`` or ``production`` (what the image and
+docker-compose.yml set). Secrets have defaults — the loopback simulators' — only in demo and test
+mode; in production every secret must come from the environment (an env file or a secrets store), and
+``Settings()`` refuses to start without them, naming each one missing.
 """
 
 from __future__ import annotations
@@ -15,13 +20,45 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from zxt.core.clock import BUREAU_TZ, Clock
+from zxt.core.errors import ConfigError
 
-__all__ = ["BUREAU_TZ", "PROJECT_ROOT", "PgParams", "Settings", "get_settings", "reset_settings"]
+__all__ = [
+    "BUREAU_TZ",
+    "MODES",
+    "PROJECT_ROOT",
+    "TASK_ROLES",
+    "PgParams",
+    "Settings",
+    "get_settings",
+    "reset_settings",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+MODES = ("demo", "test", "production")
+# Warehouse roles a task or command connects as (zxt.warehouse.roles creates them as zxt_<role>):
+# admin is the login in ZXT_WAREHOUSE_URL (migrations, operators' reports); the others are the
+# pipeline's least-privilege roles. Officers are people with their own logins, never a task.
+TASK_ROLES = ("admin", "loader", "transformer", "delivery")
+ROLE_PREFIX = "zxt_"
+
+
+def mode() -> str:
+    value = os.environ.get("ZXT_MODE", "") or "demo"
+    if value not in MODES:
+        raise ConfigError(f"ZXT_MODE={value!r}: use one of {', '.join(MODES)}")
+    return value
+
+
+def _secret(name: str, demo_default: str) -> str:
+    """A secret: from the environment; the simulators' value only in demo and test mode (production
+    leaves it empty and ``Settings`` refuses to start)."""
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    return "" if mode() == "production" else demo_default
 
 
 def _env(name: str, default: str) -> str:
@@ -113,14 +150,23 @@ class PgParams:
     user: str
     password: str
     dbname: str
+    # Database role the session runs as (libpq ``options=-c role=…``, set at connection start, so a
+    # pooled connection cannot drift back to the login's own rights). Empty: the login itself.
+    role: str = ""
 
     @property
     def url(self) -> str:
-        return f"postgresql+psycopg://{self.user}:{self.password}@{self.host}:{self.port}/{self.dbname}"
+        user, password = quote(self.user, safe=""), quote(self.password, safe="")
+        base = f"postgresql+psycopg://{user}:{password}@{self.host}:{self.port}/{self.dbname}"
+        return f"{base}?options={quote(f'-c role={self.role}', safe='')}" if self.role else base
 
     @property
     def libpq(self) -> str:
-        return f"host={self.host} port={self.port} user={self.user} password={self.password} dbname={self.dbname}"
+        options = f" options='-c role={self.role}'" if self.role else ""
+        return (
+            f"host={self.host} port={self.port} user={self.user} password={self.password} dbname={self.dbname}"
+            + options
+        )
 
 
 @dataclass(frozen=True)
@@ -135,33 +181,54 @@ class WarehouseSettings:
 
     @property
     def pg(self) -> PgParams:
+        """The admin login: migrations, roles, operators' reports."""
         if self.embedded:
+            # The embedded server listens on 127.0.0.1 only; its superuser's password is not a secret.
             return PgParams("127.0.0.1", self.embedded_port, "zxt", "zxt", "zxt")
-        parts = urlsplit(self.url)
-        if parts.scheme.split("+")[0] not in ("postgresql", "postgres") or not parts.hostname:
-            raise ValueError("ZXT_WAREHOUSE_URL must look like postgresql://user:password@host:port/dbname")
-        if not parts.path.strip("/"):
-            raise ValueError(
-                "ZXT_WAREHOUSE_URL names no database: postgresql://user:password@host:port/dbname"
-            )
-        return PgParams(
-            host=parts.hostname,
-            port=parts.port or 5432,
-            user=unquote(parts.username or "postgres"),
-            password=unquote(parts.password or ""),
-            dbname=unquote(parts.path.strip("/")),
-        )
+        return _parse_url("ZXT_WAREHOUSE_URL", self.url)
 
-    def dbt_env(self) -> dict[str, str]:
-        """Environment variables read by dbt_project/profiles.yml."""
-        pg = self.pg
+    def role_url_variable(self, role: str) -> str:
+        return f"ZXT_WAREHOUSE_{role.upper()}_URL"
+
+    def pg_as(self, role: str) -> PgParams:
+        """Connection of a task role (``TASK_ROLES``). Its own login when ``ZXT_WAREHOUSE_<ROLE>_URL``
+        is set (production); otherwise the admin login. Either way the session runs as the group
+        role ``zxt_<role>``, so what it creates is owned (and granted) the same way."""
+        if role not in TASK_ROLES:
+            raise ValueError(f"unknown warehouse role {role!r}: use one of {', '.join(TASK_ROLES)}")
+        if role == "admin":
+            return self.pg
+        variable = self.role_url_variable(role)
+        own = os.environ.get(variable, "")
+        params = _parse_url(variable, own) if own else self.pg
+        return dataclasses.replace(params, role=ROLE_PREFIX + role)
+
+    def dbt_env(self, role: str = "transformer") -> dict[str, str]:
+        """Environment variables read by dbt_project/profiles.yml (dbt runs as the transformer)."""
+        pg = self.pg_as(role)
         return {
             "ZXT_PG_HOST": pg.host,
             "ZXT_PG_PORT": str(pg.port),
             "ZXT_PG_USER": pg.user,
             "ZXT_PG_PASSWORD": pg.password,
             "ZXT_PG_DBNAME": pg.dbname,
+            "ZXT_PG_ROLE": pg.role,
         }
+
+
+def _parse_url(variable: str, url: str) -> PgParams:
+    parts = urlsplit(url)
+    if parts.scheme.split("+")[0] not in ("postgresql", "postgres") or not parts.hostname:
+        raise ValueError(f"{variable} must look like postgresql://user:password@host:port/dbname")
+    if not parts.path.strip("/"):
+        raise ValueError(f"{variable} names no database: postgresql://user:password@host:port/dbname")
+    return PgParams(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=unquote(parts.username or "postgres"),
+        password=unquote(parts.password or ""),
+        dbname=unquote(parts.path.strip("/")),
+    )
 
 
 @dataclass(frozen=True)
@@ -190,15 +257,19 @@ class QualitySettings:
     row_band_high: float = field(default_factory=lambda: _env_float("ZXT_GATE_ROW_BAND_HIGH", 4.0))
 
 
+SIMULATOR_SMS_SECRET_KEY = "zxt-local-simulator-secret"
+
+
 @dataclass(frozen=True)
 class SmsSettings:
     """Tencent Cloud SMS ``SendSms`` 2021-01-11."""
 
-    endpoint: str = field(default_factory=lambda: _env("ZXT_SMS_ENDPOINT", "http://127.0.0.1:18080/"))
+    # The simulator's address and credentials in demo and test mode; nothing in production.
+    endpoint: str = field(default_factory=lambda: _secret("ZXT_SMS_ENDPOINT", "http://127.0.0.1:18080/"))
     region: str = field(default_factory=lambda: _env("ZXT_SMS_REGION", "ap-guangzhou"))
-    secret_id: str = field(default_factory=lambda: _env("ZXT_SMS_SECRET_ID", "AKIDzxtLocalSimulator0001"))
-    secret_key: str = field(default_factory=lambda: _env("ZXT_SMS_SECRET_KEY", "zxt-local-simulator-secret"))
-    app_id: str = field(default_factory=lambda: _env("ZXT_SMS_APP_ID", "1400000001"))
+    secret_id: str = field(default_factory=lambda: _secret("ZXT_SMS_SECRET_ID", "AKIDzxtLocalSimulator0001"))
+    secret_key: str = field(default_factory=lambda: _secret("ZXT_SMS_SECRET_KEY", SIMULATOR_SMS_SECRET_KEY))
+    app_id: str = field(default_factory=lambda: _secret("ZXT_SMS_APP_ID", "1400000001"))
     sign_name: str = field(default_factory=lambda: _env("ZXT_SMS_SIGN_NAME", "广水市税务局"))
     timeout_s: float = field(default_factory=lambda: _env_float("ZXT_SMS_TIMEOUT_S", 10.0))
     max_per_number_per_day: int = field(default_factory=lambda: _env_int("ZXT_SMS_MAX_PER_NUMBER_DAY", 3))
@@ -211,15 +282,16 @@ class WeChatSettings:
     """WeChat official account template messages (``message/template/send``)."""
 
     # Base URL of the API (https://api.weixin.qq.com in production).
-    endpoint: str = field(default_factory=lambda: _env("ZXT_WECHAT_ENDPOINT", "http://127.0.0.1:18081"))
+    # The simulator in demo and test mode; production: set it to use the WeChat channel.
+    endpoint: str = field(default_factory=lambda: _secret("ZXT_WECHAT_ENDPOINT", "http://127.0.0.1:18081"))
     app_id: str = field(default_factory=lambda: _env("ZXT_WECHAT_APP_ID", "wx5a1c0ffee0zxt001"))
     app_secret: str = field(
-        default_factory=lambda: _env("ZXT_WECHAT_APP_SECRET", "zxt-local-wechat-simulator-secret")
+        default_factory=lambda: _secret("ZXT_WECHAT_APP_SECRET", "zxt-local-wechat-simulator-secret")
     )
     timeout_s: float = field(default_factory=lambda: _env_float("ZXT_WECHAT_TIMEOUT_S", 10.0))
     # The token configured on the account's server settings: it signs the events WeChat pushes.
     callback_token: str = field(
-        default_factory=lambda: _env("ZXT_WECHAT_CALLBACK_TOKEN", "zxt-local-callback")
+        default_factory=lambda: _secret("ZXT_WECHAT_CALLBACK_TOKEN", "zxt-local-callback")
     )
 
 
@@ -280,8 +352,15 @@ class BankSettings:
     sender_code: str = field(default_factory=lambda: _env("ZXT_SENDER_CODE", "ZXT"))
 
     def sftp_password(self, bank_code: str) -> str:
-        """Password of our account on a bank's SFTP server (ZXT_SFTP_PASSWORD_<BANK>)."""
-        return _env(f"ZXT_SFTP_PASSWORD_{bank_code.upper()}", f"zxt-{bank_code.lower()}-local")
+        """Password of our account on a bank's SFTP server (ZXT_SFTP_PASSWORD_<BANK>); the simulator's
+        only in demo and test mode."""
+        variable = f"ZXT_SFTP_PASSWORD_{bank_code.upper()}"
+        value = _secret(variable, f"zxt-{bank_code.lower()}-local")
+        if not value:
+            raise ConfigError(
+                f"{variable} is not set: production has no default SFTP password for {bank_code}"
+            )
+        return value
 
     def cipher(self, bank_code: str) -> str:
         """How files for a bank are encrypted (ZXT_BANK_CIPHER_<BANK>): gpg (default) or none."""
@@ -301,7 +380,7 @@ class PlatformSettings:
     url: str = field(default_factory=lambda: _env("ZXT_PLATFORM_URL", ""))
     client_id: str = field(default_factory=lambda: _env("ZXT_PLATFORM_CLIENT_ID", "zxt-guangshui"))
     client_secret: str = field(
-        default_factory=lambda: _env("ZXT_PLATFORM_CLIENT_SECRET", "zxt-platform-local-secret")
+        default_factory=lambda: _secret("ZXT_PLATFORM_CLIENT_SECRET", "zxt-platform-local-secret")
     )
     page_size: int = field(default_factory=lambda: _env_int("ZXT_PLATFORM_PAGE_SIZE", 2000))
     timeout_s: float = field(default_factory=lambda: _env_float("ZXT_PLATFORM_TIMEOUT_S", 30.0))
@@ -330,7 +409,8 @@ class AirflowSettings:
     )
     # The login of the local UI (and of `zxt rerun` / `zxt airflow status`, which use the REST API).
     username: str = field(default_factory=lambda: _env("ZXT_AIRFLOW_USER", "admin"))
-    password: str = field(default_factory=lambda: _env("ZXT_AIRFLOW_PASSWORD", "zxt-admin"))
+    # Demo/test only; production has no default (the compose stack passes AIRFLOW_ADMIN_PASSWORD).
+    password: str = field(default_factory=lambda: _secret("ZXT_AIRFLOW_PASSWORD", "zxt-admin"))
 
     @property
     def base_url(self) -> str:
@@ -359,6 +439,7 @@ class AlertSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    mode: str = field(default_factory=mode)
     paths: Paths = field(default_factory=Paths)
     warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
     clock: Clock = field(default_factory=Clock)
@@ -373,6 +454,50 @@ class Settings:
     airflow: AirflowSettings = field(default_factory=AirflowSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ConfigError(
+                f"refusing to start in {self.mode} mode: " + "; ".join(problems) + ". See docs/operations.md"
+                " (production configuration)."
+            )
+
+    def problems(self) -> list[str]:
+        """Why these settings must not run: production without its secrets, or a simulator's secret
+        about to be sent to a server that is not on this machine."""
+        out: list[str] = []
+        if self.mode == "production":
+            if self.warehouse.embedded:
+                out.append("ZXT_WAREHOUSE_URL is not set (production has no embedded warehouse)")
+            for role in TASK_ROLES[1:]:
+                variable = self.warehouse.role_url_variable(role)
+                if not os.environ.get(variable):
+                    out.append(f"{variable} is not set (each task role logs in with its own password)")
+            for variable, value in (
+                ("ZXT_SMS_ENDPOINT", self.sms.endpoint),
+                ("ZXT_SMS_SECRET_ID", self.sms.secret_id),
+                ("ZXT_SMS_SECRET_KEY", self.sms.secret_key),
+                ("ZXT_SMS_APP_ID", self.sms.app_id),
+            ):
+                if not value:
+                    out.append(f"{variable} is not set")
+            # Optional counterparts: once configured, their credentials are required too.
+            if self.wechat.endpoint:
+                for variable, value in (
+                    ("ZXT_WECHAT_APP_SECRET", self.wechat.app_secret),
+                    ("ZXT_WECHAT_CALLBACK_TOKEN", self.wechat.callback_token),
+                ):
+                    if not value:
+                        out.append(f"{variable} is not set (ZXT_WECHAT_ENDPOINT is)")
+            if self.platform.url and not self.platform.client_secret:
+                out.append("ZXT_PLATFORM_CLIENT_SECRET is not set (ZXT_PLATFORM_URL is)")
+        elif self.sms.secret_key == SIMULATOR_SMS_SECRET_KEY and not _loopback(self.sms.endpoint):
+            out.append(
+                f"ZXT_SMS_ENDPOINT {self.sms.endpoint} is not on this machine but the SMS credentials are the "
+                "simulator's: set ZXT_SMS_SECRET_ID/ZXT_SMS_SECRET_KEY (and ZXT_MODE=production)"
+            )
+        return out
+
     def with_(self, **changes: Any) -> Settings:
         """A copy with some values changed, named ``<section>__<field>``: ``with_(sms__endpoint=url)``."""
         sections: dict[str, dict[str, Any]] = {}
@@ -384,6 +509,11 @@ class Settings:
         return dataclasses.replace(
             self, **{s: dataclasses.replace(getattr(self, s), **kw) for s, kw in sections.items()}
         )
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 @cache

@@ -60,7 +60,7 @@ class Receiver:
             raise BadRequest(f"unreadable status reports: {type(exc).__name__}") from exc
         with self.engine.begin() as conn:
             receipts.record(conn, parsed, "callback")
-            receipts.apply(conn, self.now())
+            receipts.apply(conn, self.now(), only=parsed)
         return SMS_OK
 
     def sms_reply(self, body: bytes) -> dict[str, Any]:
@@ -105,7 +105,7 @@ class Receiver:
                 raise BadRequest("unreadable TEMPLATESENDJOBFINISH event") from exc
             with self.engine.begin() as conn:
                 receipts.record(conn, [receipt], "callback")
-                receipts.apply(conn, self.now())
+                receipts.apply(conn, self.now(), only=[receipt])
         return "success"  # other events (follow, unfollow, menu clicks) are not ours to handle here
 
 
@@ -189,7 +189,7 @@ def serve(
 ) -> tuple[CallbackServer, threading.Thread]:
     """Start the receiver on a background thread (``port=0``: any free port)."""
     settings = settings or get_settings()
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="delivery")
     migrate.ensure_current(engine)
     server = CallbackServer(
         (host or settings.feedback.callback_host, settings.feedback.callback_port if port is None else port),

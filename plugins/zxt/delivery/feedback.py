@@ -133,7 +133,7 @@ def run_feedback(
     settings = settings or get_settings()
     now = (now or settings.clock.now()).astimezone(BUREAU_TZ)
     stats = FeedbackStats(now=now.isoformat())
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="delivery")
     migrate.ensure_current(engine)
     if pull_provider:
         pull_sms(engine, settings, stats)

@@ -48,7 +48,7 @@ class StageResult:
 
 def stage_reminders(as_of: date, settings: Settings | None = None) -> StageResult:
     settings = settings or get_settings()
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="delivery")
     migrate.ensure_current(engine)
     with engine.begin() as conn:
         if conn.execute(sa.text("select to_regclass(:t)"), {"t": CANDIDATES}).scalar() is None:

@@ -155,6 +155,8 @@ with pending as (
     left join delivery.outbox byid
       on byid.channel = r.channel and byid.provider_message_id = r.provider_message_id
     where r.applied_at is null
+      -- A push settles just what it carried (index lookups); a feedback run, everything pending.
+      and (cast(:only as text[]) is null or r.provider_message_id = any(cast(:only as text[])))
 ),
 matched as (
     select p.*, o.status as outbox_status, o.provider_message_id as outbox_provider_id
@@ -193,9 +195,11 @@ class Applied:
     fallbacks: int = 0
 
 
-def apply(conn: sa.Connection, now: datetime) -> Applied:
-    """Settle outbox rows from their receipts; a failed delivery falls back to the other channel."""
-    rows = conn.execute(sa.text(APPLY_SQL)).all()
+def apply(conn: sa.Connection, now: datetime, only: list[Receipt] | None = None) -> Applied:
+    """Settle outbox rows from their receipts (all pending, or ``only`` these); a failed delivery
+    falls back to the other channel."""
+    ids = None if only is None else [r.provider_message_id for r in only]
+    rows = conn.execute(sa.text(APPLY_SQL), {"only": ids}).all()
     out = Applied()
     failed = []
     for outbox_id, was, status in rows:

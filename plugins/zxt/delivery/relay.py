@@ -121,7 +121,7 @@ def run_relay(
         now=now.isoformat(), in_window=in_send_window(now, settings), worker=worker or worker_id()
     )
     limit = limit if limit is not None else 1_000_000
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="delivery")
     migrate.ensure_current(engine)
     with claims.worker_session(engine) as conn:
         stats.expired, interrupted = claims.expire_and_sweep(conn, now)

@@ -73,7 +73,7 @@ def replay(
             f"only {', '.join(REPLAYABLE)} reminders can be replayed, not {', '.join(bad) or 'nothing'}: "
             "an unknown, submitted or delivered one may have reached the person (receipts settle it)"
         )
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="delivery")
     migrate.ensure_current(engine)
     params = {"statuses": statuses, "since": since, "channel": channel}
     with engine.begin() as conn:

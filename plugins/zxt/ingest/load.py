@@ -59,7 +59,7 @@ def plan(as_of: date, settings: Settings | None = None, since: date | None = Non
     """The drops to load, recording the landing paths refused on the way (ops.landing_refusals)."""
     settings = settings or get_settings()
     drops, refused = survey(as_of, settings, since)
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="loader")
     migrate.ensure_current(engine)
     with engine.begin() as conn:
         # A scan replaces what it covers: a symlink removed since is no longer reported.
@@ -92,7 +92,7 @@ def ingest_drop(
     """Load one drop in one transaction. Never raises for what a file contains. ``dataset``
     overrides the drop's contract (benchmarks: the same file under another declared encoding)."""
     settings = settings or get_settings()
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="loader")
     migrate.ensure_current(engine)
     ds = dataset or contracts.get(drop.dataset)
     landing = settings.paths.landing
@@ -122,7 +122,13 @@ def ingest_drop(
                 cur.execute(f"analyze raw.{ds.raw_table}")
     for r in results:
         if r.status == "quarantined":
-            log.error("%s: QUARANTINED (%s): %s", r.source_file, r.rows_read, r.reason)
+            # An unexpected error's text may quote a cell: it stays in ops.load_batches, not the log.
+            said = (
+                "unexpected error (reason in ops.load_batches)"
+                if r.reason.startswith("internal:")
+                else r.reason
+            )
+            log.error("%s: QUARANTINED (%s row(s) to raw.rejects): %s", r.source_file, r.rows_read, said)
     return results
 
 

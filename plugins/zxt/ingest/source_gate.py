@@ -58,7 +58,7 @@ def check_sources(as_of: date, settings: Settings | None = None) -> dict:
     """Check every landing dataset's drop for ``as_of``; returns the report, raises when nothing can publish."""
     settings = settings or get_settings()
     registry = mart_registry.load(settings)
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="loader")
     migrate.ensure_current(engine)
     policy_file = settings.paths.expectations_dir / "sources.yml"
     now = settings.clock.now()

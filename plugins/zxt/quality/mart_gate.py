@@ -55,7 +55,7 @@ def check_mart(name: str, as_of: date, settings: Settings | None = None) -> Gate
     """Gate ``name``'s partition for ``as_of``; the outcome is recorded whatever it is."""
     settings = settings or get_settings()
     mart = mart_registry.load(settings).get(name)
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="transformer")
     migrate.ensure_current(engine)
     with engine.connect() as conn:
         inputs = gate_log.latest_verdicts(conn, as_of, gate_log.SOURCE_GATE).get(name)
@@ -129,7 +129,9 @@ def _run_suite(
     doc = json.loads((settings.paths.expectations_dir / f"{mart.suite}.json").read_text(encoding="utf-8"))
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = {"globally": False}
-    source = context.data_sources.add_postgres(name="warehouse", connection_string=settings.warehouse.pg.url)
+    source = context.data_sources.add_postgres(
+        name="warehouse", connection_string=settings.warehouse.pg_as("transformer").url
+    )
     asset = source.add_query_asset(
         name=f"{mart.name}_partition",
         query=f"select * from {mart.relation} where {mart.partition} = date '{as_of.isoformat()}'",

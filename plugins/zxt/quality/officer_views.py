@@ -5,9 +5,10 @@ A view shows the mart's latest published partition (``ops.publish_marts``), each
 ``mask_person_name`` (masked when the taxpayer is an individual business / sole proprietorship, see
 ``zxt.core.identifiers.name_is_personal``; a company's name stays readable), or ``hidden`` (left out).
 
-Views are ``security_barrier`` and keep their mart's ``branch_code``, so a per-officer row filter
-(``row_filter``, e.g. ``w.branch_code = any(zxt.officer_branches())``) can be added without a leaky
-predicate reaching the unmasked rows; officers are meant to read these views only, never the marts.
+Views are ``security_barrier`` and keep their mart's ``branch_code``. Each view is owned by
+``zxt_officer_views`` and readable by ``zxt_officer``; the mart under it has row-level security for
+that owner (``zxt.warehouse.roles.secure_mart``), so an officer sees only the rows of the branches
+``ops.officer_branches`` gives their login. Officers have no grant on the marts themselves.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import psycopg
 import sqlalchemy as sa
 
 from zxt.core.mart_registry import GatedMart
+from zxt.warehouse import roles
 from zxt.warehouse.ddl import execute_script
 
 MASKS = {
@@ -24,6 +26,7 @@ MASKS = {
     "mask_person_name": "zxt.mask_person_name({col}, {entity_type}, {uscc})",
 }
 MASKED_NOTE = "(脱敏 masked)"
+BRANCH_COLUMN = "branch_code"  # officers see the rows of their branches (row-level security)
 
 
 def _q(identifier: str) -> str:
@@ -119,4 +122,6 @@ def refresh(conn: sa.Connection, mart: GatedMart, row_filter: str | None = None)
             execute_script(conn, f"grant {privilege} on {mart.current_view} to {_q(grantee)}")
     for statement in comments_sql(mart, columns):
         execute_script(conn, statement)
+    roles.secure_mart(conn, mart.relation, has_branch=BRANCH_COLUMN in columns)
+    roles.grant_view(conn, mart.current_view)
     return [c for c in columns if not (mart.column(c) and mart.column(c).officer == "hidden")]

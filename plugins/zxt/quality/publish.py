@@ -43,7 +43,7 @@ def publish(as_of: date, run_id: str = "", settings: Settings | None = None) -> 
     """Publish every gated mart whose gate passed for ``as_of``; refuse if any failed."""
     settings = settings or get_settings()
     registry = mart_registry.load(settings)
-    engine = warehouse.engine(settings)
+    engine = warehouse.engine(settings, role="transformer")
     migrate.ensure_current(engine)
     result = PublishResult(as_of.isoformat())
     with engine.begin() as conn:
@@ -147,7 +147,7 @@ def withdraw(conn: sa.Connection, as_of: date, marts: list[str] | None, reason: 
 
 def is_published(as_of: date, mart: str | None = None, settings: Settings | None = None) -> bool:
     """Whether ``mart`` (without one: the whole date) is published for ``as_of``."""
-    engine = warehouse.engine(settings or get_settings())
+    engine = warehouse.engine(settings or get_settings(), role="transformer")
     migrate.ensure_current(engine)
     with engine.connect() as conn:
         return published.is_published(conn, as_of, mart)

@@ -62,6 +62,11 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> str | None:
             log.warning("warehouse has the skeleton's tables but no revision: stamping it %s", BASELINE)
             command.stamp(cfg, BASELINE)
         command.upgrade(cfg, revision)
+        if revision == "head":
+            # Tables a migration (or another admin login) created get their roles' grants too.
+            from zxt.warehouse import roles
+
+            roles.apply(conn)
     reached = current(engine)
     log.info("warehouse schema at %s", reached)
     return reached
@@ -83,12 +88,15 @@ _checked: set[str] = set()
 
 
 def ensure_current(engine: sa.Engine) -> None:
-    """Make sure the warehouse is at head (cheap when it is; upgrades when it is behind)."""
+    """Make sure the warehouse is at head (cheap when it is; upgrades when it is behind). A task
+    role's engine cannot change the schema: the upgrade runs on the admin login's engine."""
     key = str(engine.url)
     if key in _checked:
         return
     if current(engine) != head():
-        upgrade(engine)
+        from zxt.warehouse import server
+
+        upgrade(server.admin_engine_of(engine))
     _checked.add(key)
 
 

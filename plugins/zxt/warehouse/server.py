@@ -211,16 +211,31 @@ def status(settings: Settings | None = None) -> Status:
 
 
 _engines: dict[str, sa.Engine] = {}
+_admin_of: dict[sa.Engine, sa.Engine] = {}
 
 
-def engine(settings: Settings | None = None) -> sa.Engine:
-    """A SQLAlchemy engine on the warehouse, starting the embedded server when needed."""
+def engine(settings: Settings | None = None, role: str = "admin") -> sa.Engine:
+    """A SQLAlchemy engine on the warehouse as ``role`` (``settings.TASK_ROLES``: admin, loader,
+    transformer, delivery), starting the embedded server when needed. A task role's engine is handed
+    out only once the schema (and so the roles) are current, checked once per process as admin."""
     settings = settings or get_settings()
-    url = settings.warehouse.pg.url
+    url = settings.warehouse.pg_as(role).url
     if url not in _engines:
         start(settings)
-        _engines[url] = sa.create_engine(url, pool_pre_ping=True, future=True)
+        if role != "admin":
+            from zxt.warehouse import migrate
+
+            admin = engine(settings)
+            migrate.ensure_current(admin)
+        created = sa.create_engine(url, pool_pre_ping=True, future=True)
+        _admin_of[created] = engine(settings) if role != "admin" else created
+        _engines[url] = created
     return _engines[url]
+
+
+def admin_engine_of(role_engine: sa.Engine) -> sa.Engine:
+    """The admin login's engine on the same warehouse (schema upgrades), for an engine made here."""
+    return _admin_of.get(role_engine, role_engine)
 
 
 def wait_ready(settings: Settings | None = None, timeout_s: float = 30) -> None:

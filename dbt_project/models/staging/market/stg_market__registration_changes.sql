@@ -12,7 +12,7 @@ deduped as (
     select
         *,
         row_number() over (
-            partition by change_id order by _drop_date desc, _source_file, _row_number
+            partition by change_id order by _drop_date desc, _source_file asc, _row_number asc
         ) as _seq
     from source
 ),

@@ -311,7 +311,7 @@ class WeChatChannel(Channel):
         from zxt.warehouse import server as warehouse
 
         super().__init__(settings)
-        self.engine = warehouse.engine(settings)
+        self.engine = warehouse.engine(settings, role="delivery")
         self.client = WeChatClient(self.engine, settings)
         self._keys: dict[str, list[str]] | None = None
 

@@ -45,6 +45,9 @@ def pull_source(dataset: str) -> dict:
     except PullFailed as exc:
         logging.getLogger(__name__).error("%s: pull failed: %s", dataset, exc)
         return {"dataset": dataset, "status": "failed", "reason": str(exc)}
+    except Exception as exc:  # a bug or a full disk: still one source, not the night
+        logging.getLogger(__name__).exception("%s: pull failed unexpectedly", dataset)
+        return {"dataset": dataset, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
 
 
 @task_group(group_id="external")

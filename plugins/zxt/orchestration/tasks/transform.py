@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from airflow.sdk import PokeReturnValue, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
 from zxt.core.settings import get_settings
 from zxt.orchestration.tasks.context import as_of
@@ -38,7 +38,9 @@ def acquire_build_lease() -> PokeReturnValue:
     from zxt.warehouse import server as warehouse
 
     ctx = get_current_context()
-    other = build_lease.acquire(warehouse.engine(), _holder(ctx), as_of(), is_stale=_run_has_ended)
+    other = build_lease.acquire(
+        warehouse.engine(role="transformer"), _holder(ctx), as_of(), is_stale=_run_has_ended
+    )
     if other is not None:
         logging.getLogger(__name__).info(
             "waiting: %s holds the build lease (business date %s, since %s)",
@@ -57,7 +59,7 @@ def release_build_lease() -> bool:
     from zxt.warehouse import build_lease
     from zxt.warehouse import server as warehouse
 
-    return build_lease.release(warehouse.engine(), _holder(get_current_context()))
+    return build_lease.release(warehouse.engine(role="transformer"), _holder(get_current_context()))
 
 
 def export_dbt_env(context) -> None:
@@ -85,7 +87,13 @@ def dbt_group(group_id: str = "dbt") -> DbtTaskGroup:
         profile_config=ProfileConfig(
             profile_name="zxt", target_name="warehouse", profiles_yml_filepath=dbt_dir / "profiles.yml"
         ),
-        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
+        # "buildable": a model's test task runs the tests whose other parents are its ancestors (built
+        # already), never one that also reads a node built later or elsewhere (eager did, and under
+        # the scheduler read relations that did not exist yet); tests across unrelated nodes are
+        # detached below into a task after all of them.
+        execution_config=ExecutionConfig(
+            invocation_mode=InvocationMode.DBT_RUNNER, test_indirect_selection=TestIndirectSelection.BUILDABLE
+        ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.AFTER_EACH,
