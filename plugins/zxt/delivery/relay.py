@@ -158,10 +158,16 @@ def run_relay(
                 failpoints.hit("relay.after_claim")
                 worker.deliver(rows, now)
         finally:
-            if conn.in_transaction():
-                conn.rollback()
-            claims.release(conn, stats.worker)
             worker.close()
+            try:
+                if conn.in_transaction():
+                    conn.rollback()
+                claims.release(conn, stats.worker)
+            except sa.exc.DBAPIError:  # the warehouse is gone: the leases run out on their own
+                log.warning(
+                    "relay %s: could not give back its leased rows; they return when the lease ends",
+                    stats.worker,
+                )
     log.info(
         "relay %s at %s: claimed %d, %d request(s), expired %d, outcomes %s",
         stats.worker,
