@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import posixpath
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -21,6 +22,10 @@ from pathlib import Path
 import asyncssh
 
 from zxt.core.settings import Settings
+
+# asyncssh logs every connection step at INFO (peer addresses, bank login names): keep task logs to
+# what we say ourselves.
+logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 TMP_SUFFIX = ".tmp"
 
